@@ -1,0 +1,166 @@
+"""Plain frozen values passed between the pipeline stages.
+
+No I/O here. Stages are functions from one of these to the next, so tests can call them with
+literal values. Datetimes are timezone-aware UTC; collections are tuples so values stay hashable
+and immutable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+__all__ = [
+    "CATEGORIES",
+    "Change",
+    "ChangeKind",
+    "Clause",
+    "ClauseKind",
+    "Diff",
+    "DiffStats",
+    "Document",
+    "Revision",
+    "RevisionKind",
+    "Side",
+    "Snapshot",
+]
+
+#: OPP-115 category ids, in the contract's order (ids used in JSON, feeds, emails, subscriptions)
+CATEGORIES: tuple[str, ...] = (
+    "first-party-collection",
+    "third-party-sharing",
+    "user-choice",
+    "user-access",
+    "data-retention",
+    "data-security",
+    "policy-change",
+    "do-not-track",
+    "specific-audiences",
+    "introductory",
+    "contact-information",
+    "practice-not-covered",
+)
+
+ClauseKind = Literal["heading", "sentence", "item", "row"]
+ChangeKind = Literal["added", "removed", "modified", "moved", "editorial"]
+RevisionKind = Literal["first", "change", "editorial", "technical"]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The raw bytes of a source as read, before any extraction.
+
+    ``media_type`` is one of ``text/markdown``, ``text/html``, ``text/plain``, ``application/pdf``.
+    ``charset`` is the charset declared by the transport (HTTP header), if any; BOM and in-document
+    declarations are looked at during extraction.
+    """
+
+    source: str
+    content: bytes
+    media_type: str
+    fetched_at: datetime
+    charset: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """Extracted policy text as Markdown, plus its front matter (if it had any)."""
+
+    name: str
+    text: str
+    metadata: tuple[tuple[str, str], ...] = ()
+
+    def meta(self, key: str) -> str | None:
+        for k, v in self.metadata:
+            if k == key:
+                return v
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """The smallest unit a reader cites: a heading, a sentence, a list item or a table row.
+
+    ``text`` is the readable text (markup and link targets removed, link text kept);
+    ``key`` is the normalised form used for matching: two clauses with the same key differ only in
+    presentation (white space, quotes and dashes, emphasis, link targets, numbering, case).
+    """
+
+    index: int
+    kind: ClauseKind
+    text: str
+    section: tuple[str, ...]
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entry of a diff.
+
+    ``old`` is None for ``added``, ``new`` is None for ``removed``. ``words`` is a word-level diff
+    of ``old.text`` into ``new.text`` as ``(op, text)`` pairs, op being ``=``, ``-`` or ``+``.
+    ``reasons`` explain why the change is material ("adds recipient: advertising partners").
+    """
+
+    kind: ChangeKind
+    old: Clause | None
+    new: Clause | None
+    words: tuple[tuple[str, str], ...] | None = None
+    categories: tuple[str, ...] = ()
+    material: bool = False
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DiffStats:
+    added: int = 0
+    removed: int = 0
+    modified: int = 0
+    moved: int = 0
+    editorial: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """What one side of a diff is: a file name, or a policy revision with its date."""
+
+    name: str
+    revision: str | None = None
+    date: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    old: Side
+    new: Side
+    changes: tuple[Change, ...]
+    stats: DiffStats
+    material: bool = False
+
+    @property
+    def editorial_only(self) -> bool:
+        """True when nothing but presentation changed (nothing to notify)."""
+        s = self.stats
+        return s.added == s.removed == s.modified == s.moved == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """One archived revision of a policy (a git commit touching the policy's text)."""
+
+    policy: str
+    id: str
+    date: datetime
+    kind: RevisionKind
+    material: bool = False
+    summary: str = ""
+    content_hash: str = ""
+    source: str = ""
+    #: categories touched by the change (empty for first/technical revisions)
+    categories: tuple[str, ...] = field(default=())
+    #: set when the text equals one of the last few revisions (an A/B flip-flop or a revert)
+    restores: str | None = None
