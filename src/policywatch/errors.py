@@ -5,9 +5,9 @@ Catch :class:`PolicywatchError` to catch everything policywatch raises on purpos
 
     PolicywatchError          base
     ├── ConfigError           bad config.toml / environment: exit 2 before anything is written
-    ├── InputError            a file or argument the user named is unusable (missing, binary, too big,
-    │                         undecodable, malformed front matter): exit 2
-    ├── SourceError           operational: this policy is reported failed, the others go on (exit 1)
+    ├── InputError            a file or argument the user named is unusable (missing, binary,
+    │                         too big, undecodable, malformed front matter): exit 2
+    ├── SourceError           one policy failed, the others go on (exit 1)
     │   ├── FetchError        .url .status .transient
     │   └── ExtractError      selectors matched nothing, the text is empty or not the policy
     ├── RevisionNotFound      a revision name that resolves to nothing: exit 2, HTTP 404
@@ -54,7 +54,11 @@ class ConfigError(PolicywatchError):
     exit_code = 2
 
     def __init__(
-        self, message: str, *, path: str | None = None, key: str | None = None,
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        key: str | None = None,
         expected: str | None = None,
     ) -> None:
         self.path = path
@@ -94,8 +98,13 @@ class FetchError(SourceError):
     """The source could not be fetched. ``transient`` says whether retrying later may help."""
 
     def __init__(
-        self, message: str, *, url: str | None = None, status: int | None = None,
-        transient: bool = False, policy: str | None = None,
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        status: int | None = None,
+        transient: bool = False,
+        policy: str | None = None,
     ) -> None:
         self.url = url
         self.status = status

@@ -1,0 +1,316 @@
+"""The one library API behind the CLI and the web app.
+
+``Tracker`` composes the stages (read a source, extract, archive, diff, classify) and holds no
+presentation: the CLI formats what it returns, the web app serves it. Heavy modules (GitPython,
+aiohttp, SQLAlchemy) are imported only by the methods that need them, so ``policywatch diff`` of
+two files never pays for them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from .config import Config, PolicyConfig
+from .errors import InputError, RevisionNotFound, SourceError
+from .models import CATEGORIES, Diff, Document, Revision, RevisionKind, Side, Snapshot
+
+if TYPE_CHECKING:
+    from .archive import GitArchive
+    from .history import ImportReport
+
+__all__ = [
+    "CheckReport",
+    "CheckResult",
+    "Description",
+    "Tracker",
+    "describe_change",
+    "diff_documents",
+    "diff_files",
+]
+
+CheckStatus = Literal["first", "changed", "editorial", "unchanged", "error"]
+
+#: how many earlier revisions a new text is compared with to spot A/B flip-flops and reverts
+RESTORE_WINDOW = 5
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    policy: str
+    status: CheckStatus
+    revision: Revision | None = None
+    material: bool = False
+    error: str | None = None
+    diff: Diff | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    results: tuple[CheckResult, ...]
+
+    @property
+    def failed(self) -> bool:
+        return any(r.status == "error" for r in self.results)
+
+
+@dataclass(frozen=True, slots=True)
+class Description:
+    """What a new text means relative to the previous one, as recorded in the archive."""
+
+    kind: RevisionKind
+    material: bool
+    summary: str
+    categories: tuple[str, ...]
+    diff: Diff | None = None
+
+
+def diff_documents(
+    old: Document | str, new: Document | str, *, old_side: Side, new_side: Side
+) -> Diff:
+    """The semantic diff with categories and materiality: the only place the stages are chained."""
+    from .classify import annotate
+    from .diff import compare
+
+    return compare(old, new, old_side=old_side, new_side=new_side, annotate=annotate)
+
+
+def describe_change(previous: str | None, new: str, *, title: str) -> Description:
+    """Describe ``new`` against ``previous`` for the archive: kind, materiality, a summary."""
+    if previous is None:
+        return Description(
+            kind="first", material=False, summary=f"First record of {title}", categories=()
+        )
+    diff = diff_documents(previous, new, old_side=Side(name="previous"), new_side=Side(name="new"))
+    return Description(
+        kind="editorial" if diff.editorial_only else "change",
+        material=diff.material,
+        summary=summarise(diff),
+        categories=_categories(diff),
+        diff=diff,
+    )
+
+
+def summarise(diff: Diff) -> str:
+    """One line for commit subjects, logs and feed titles: counts, then the material reasons."""
+    s = diff.stats
+    if diff.editorial_only:
+        n = s.editorial
+        return f"Editorial changes only ({n} clause{'s' if n != 1 else ''})"
+    parts = [
+        f"{count} {label}"
+        for count, label in (
+            (s.added, "added"),
+            (s.removed, "removed"),
+            (s.modified, "modified"),
+            (s.moved, "moved"),
+        )
+        if count
+    ]
+    text = ", ".join(parts)
+    if diff.material:
+        reasons: list[str] = []
+        for change in diff.changes:
+            for reason in change.reasons:
+                if reason not in reasons:
+                    reasons.append(reason)
+        if reasons:
+            shown = "; ".join(reasons[:3])
+            more = f" (+{len(reasons) - 3} more)" if len(reasons) > 3 else ""
+            text += f"; material: {shown}{more}"
+        else:
+            text += "; material"
+    return text
+
+
+def _categories(diff: Diff) -> tuple[str, ...]:
+    seen = {c for change in diff.changes if change.kind != "editorial" for c in change.categories}
+    return tuple(c for c in CATEGORIES if c in seen)
+
+
+def content_hash(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Tracker:
+    """Everything policywatch does, for one site described by a :class:`Config`."""
+
+    def __init__(self, config: Config, *, archive: GitArchive | None = None) -> None:
+        self.config = config
+        self._archive = archive
+
+    @property
+    def archive(self) -> GitArchive:
+        if self._archive is None:
+            from .archive import GitArchive
+
+            self._archive = GitArchive.open(self.config.archive.path, create=True)
+        return self._archive
+
+    # -- reading sources -------------------------------------------------------------------
+
+    def _policy(self, policy_id: str) -> PolicyConfig:
+        policy = self.config.policy(policy_id)
+        if policy is None:
+            known = ", ".join(p.id for p in self.config.policies) or "none"
+            raise InputError(f"unknown policy {policy_id!r} (configured: {known})")
+        return policy
+
+    def read_source(self, policy: PolicyConfig) -> Snapshot:
+        """Read a local source into a snapshot. HTTP sources are fetched by :mod:`sources`."""
+        from .extract import media_type_for
+
+        if policy.is_url:
+            raise SourceError(
+                f"{policy.source}: http(s) sources need the HTTP fetcher", policy=policy.id
+            )
+        path = Path(policy.source)
+        try:
+            size = path.stat().st_size
+            if size > self.config.fetch.max_bytes:
+                raise SourceError(
+                    f"{path}: {size:,} bytes is over the limit of {self.config.fetch.max_bytes:,}"
+                    " ([fetch] max_bytes)",
+                    policy=policy.id,
+                )
+            content = path.read_bytes()
+        except OSError as exc:
+            raise SourceError(f"{path}: cannot read: {exc.strerror}", policy=policy.id) from None
+        return Snapshot(
+            source=policy.source,
+            content=content,
+            media_type=media_type_for(path.name, content),
+            fetched_at=datetime.now(UTC),
+        )
+
+    def extract(self, policy: PolicyConfig, snapshot: Snapshot) -> Document:
+        from .extract import extract
+
+        return extract(snapshot, select=policy.select, remove=policy.remove, name=policy.source)
+
+    # -- checking --------------------------------------------------------------------------
+
+    def check(self, policy_ids: Sequence[str] = ()) -> CheckReport:
+        """One pass over the sources, recording what changed; a failing source stops no other."""
+        policies = [self._policy(pid) for pid in policy_ids] if policy_ids else self.config.policies
+        results = []
+        for policy in policies:
+            try:
+                snapshot = self.read_source(policy)
+                results.append(self.record(policy, snapshot))
+            except (SourceError, InputError) as exc:
+                results.append(CheckResult(policy=policy.id, status="error", error=str(exc)))
+        return CheckReport(results=tuple(results))
+
+    def record(self, policy: PolicyConfig, snapshot: Snapshot) -> CheckResult:
+        """Extract a snapshot and record it as a revision when its text changed."""
+        document = self.extract(policy, snapshot)
+        archive = self.archive
+        latest = archive.latest(policy.id)
+        previous = archive.read(policy.id, latest.id) if latest else None
+        if previous == document.text:
+            return CheckResult(policy=policy.id, status="unchanged", revision=latest)
+        description = describe_change(previous, document.text, title=policy.title)
+        digest = content_hash(document.text)
+        restores = next(
+            (rev for rev, h in archive.recent_hashes(policy.id, RESTORE_WINDOW) if h == digest),
+            None,
+        )
+        revision = archive.record(
+            policy.id,
+            document.text,
+            observed_at=snapshot.fetched_at,
+            kind=description.kind,
+            summary=description.summary,
+            source=policy.source,
+            material=description.material,
+            categories=description.categories,
+            snapshot=snapshot,
+            restores=restores,
+        )
+        status: CheckStatus = {"first": "first", "change": "changed"}.get(
+            description.kind, "editorial"
+        )  # type: ignore[assignment]
+        return CheckResult(
+            policy=policy.id,
+            status=status,
+            revision=revision,
+            material=description.material,
+            diff=description.diff,
+        )
+
+    # -- reading the archive -----------------------------------------------------------------
+
+    def log(self, policy_id: str | None = None) -> list[Revision]:
+        if policy_id is not None:
+            self._known_policy(policy_id)
+        return self.archive.log(policy_id)
+
+    def _known_policy(self, policy_id: str) -> None:
+        if self.config.policy(policy_id) is None and policy_id not in self.archive.policies():
+            known = ", ".join(
+                sorted({p.id for p in self.config.policies} | set(self.archive.policies()))
+            )
+            raise RevisionNotFound(
+                f"unknown policy {policy_id!r} (known: {known or 'none'})", policy=policy_id
+            )
+
+    def show(self, policy_id: str, name: str = "latest") -> tuple[Revision, str]:
+        self._known_policy(policy_id)
+        revision = self.archive.resolve(policy_id, name)
+        return revision, self.archive.read(policy_id, revision.id)
+
+    def diff(
+        self, policy_id: str, from_name: str | None = None, to_name: str | None = None
+    ) -> Diff:
+        """Diff two archived revisions; FROM defaults to the one before TO, TO to the latest."""
+        self._known_policy(policy_id)
+        archive = self.archive
+        new = archive.resolve(policy_id, to_name or "latest")
+        if from_name is None:
+            old = archive.previous(new)
+            if old is None:
+                raise RevisionNotFound(
+                    f"{policy_id}: revision {new.id[:12]} is the first; nothing to compare it with",
+                    policy=policy_id,
+                    name=to_name or "latest",
+                )
+        else:
+            old = archive.resolve(policy_id, from_name)
+        return diff_documents(
+            archive.read(policy_id, old.id),
+            archive.read(policy_id, new.id),
+            old_side=Side(name=policy_id, revision=old.id, date=old.date),
+            new_side=Side(name=policy_id, revision=new.id, date=new.date),
+        )
+
+    def import_history(self, repo: Path, path: str, policy_id: str) -> ImportReport:
+        from .history import Description as HistoryDescription
+        from .history import import_history
+
+        policy = self.config.policy(policy_id)
+        title = policy.title if policy else policy_id
+
+        def describe(previous: str | None, new: str) -> HistoryDescription:
+            d = describe_change(previous, new, title=title)
+            return HistoryDescription(
+                kind=d.kind, material=d.material, summary=d.summary, categories=d.categories
+            )
+
+        return import_history(
+            self.archive, repo, path, policy_id, describe=describe, source=f"{repo}:{path}"
+        )
+
+
+def diff_files(old: Path, new: Path) -> Diff:
+    """``policywatch diff OLD NEW``: two files, no archive, no config."""
+    from .extract import read_document
+
+    old_doc, new_doc = read_document(old), read_document(new)
+    return diff_documents(
+        old_doc, new_doc, old_side=Side(name=str(old)), new_side=Side(name=str(new))
+    )
