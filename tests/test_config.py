@@ -59,12 +59,20 @@ def test_relative_paths_resolve_against_the_config_file(
         (MINIMAL + "\n[mail]\nport = 'smtp'\n", "mail.port", "integer"),
         (MINIMAL + "\n[site]\nbase_url = 'example.com'\n", "site.base_url", "absolute http(s) URL"),
         ("[[policy]]\nid = 'Privacy Policy'\nsource = 'p.md'\n", "policy[0].id", "[a-z0-9-]+"),
-        ("[[policy]]\nid = 'privacy'\nsource = 'missing.md'\n", "policy.privacy.source", "existing file"),
+        (
+            "[[policy]]\nid = 'privacy'\nsource = 'missing.md'\n",
+            "policy.privacy.source",
+            "existing file",
+        ),
         ("[[policy]]\nid = 'privacy'\n", "policy.privacy.source", "a string"),
         (MINIMAL + MINIMAL, "policy[1].id", "used by one policy only"),
         ("[site]\nname = 'x'\n", "policy", "at least one [[policy]]"),
         ("unknown = 1\n" + MINIMAL, "unknown", "one of:"),
-        (MINIMAL + "\n[database]\nurl = 'mysql://x'\n", "database.url", "sqlite:/// or postgresql://"),
+        (
+            MINIMAL + "\n[database]\nurl = 'mysql://x'\n",
+            "database.url",
+            "sqlite:/// or postgresql://",
+        ),
         ("[[policy]]\nid = 'privacy'\nsource = 'ftp://x/y'\n", "policy.privacy.source", "http(s)"),
     ],
 )
