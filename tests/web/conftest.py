@@ -114,6 +114,9 @@ We collect <img src=x onerror="document.title='pwned-img'"> your name.
 ## Sharing <script>window.pwned = 1</script>
 
 We share nothing.
+
+<script>pwnedHook("script")</script> <img src=x onerror="pwnedHook('img')">
+<details open ontoggle="pwnedHook('toggle')">
 """
 
 HOSTILE_V2 = (
