@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient
@@ -54,6 +55,19 @@ async def test_pages_link_only_their_own_stylesheet(client: TestClient) -> None:
     css = await client.get(html.split('rel="stylesheet" href="')[1].split('"')[0])
     assert css.status == 200 and css.content_type == "text/css"
     assert "immutable" in css.headers["Cache-Control"]
+
+
+async def test_many_concurrent_requests_all_complete(client: TestClient) -> None:
+    """Worker threads share git's cat-file process: unserialised, two reads hang each other."""
+    paths = ["/healthz", "/feeds/all.atom", "/", "/policies/privacy", "/api/policies"] * 12
+
+    async def fetch(path: str) -> int:
+        response = await client.get(path)
+        await response.read()
+        return response.status
+
+    statuses = await asyncio.wait_for(asyncio.gather(*(fetch(p) for p in paths)), timeout=30)
+    assert statuses == [200] * len(paths)
 
 
 async def test_head_requests(client: TestClient) -> None:

@@ -27,10 +27,10 @@ from ..errors import ArchiveError, RevisionNotFound, TokenError
 from ..models import CATEGORIES
 from ..tracker import Tracker
 from .present import CATEGORY_INFO, CHANGE_LABELS, revision_label
-from .reader import Publisher
+from .reader import Publisher, Stamps
 from .responses import PageCache, json_response
 from .routes import setup_routes
-from .typedefs import ASSETS, CONFIG, PAGES, PUBLISHER, TEMPLATES, Assets
+from .typedefs import ASSETS, CONFIG, PAGES, PUBLISHER, STAMPS, TEMPLATES, Assets
 
 __all__ = ["CSP", "create_app"]
 
@@ -64,7 +64,8 @@ def create_app(config: Config, *, tracker: Tracker | None = None) -> web.Applica
     tracker = tracker if tracker is not None else Tracker(config)
     app = web.Application(middlewares=[error_middleware])
     app[CONFIG] = config
-    app[PUBLISHER] = Publisher(tracker)
+    app[PUBLISHER] = publisher = Publisher(tracker)
+    app[STAMPS] = Stamps(publisher)
     app[TEMPLATES] = _templates()
     app[PAGES] = PageCache()
     app[ASSETS] = _assets(config)

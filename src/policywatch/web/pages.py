@@ -12,7 +12,7 @@ from aiohttp import hdrs, web
 
 from ..models import CATEGORIES
 from .responses import not_modified, not_modified_response, set_validators
-from .typedefs import PUBLISHER
+from .typedefs import PUBLISHER, STAMPS
 from .views import html_page, revision_name
 
 __all__ = [
@@ -117,12 +117,15 @@ async def category(request: web.Request) -> web.Response:
 async def feed(request: web.Request) -> web.Response:
     """Atom bytes with a strong ETag and Last-Modified; 304 when the reader has them.
 
-    The feed written by ``check`` is answered from the event loop (a ``stat``); only a feed
-    that has to be built goes to a worker thread.
+    The feed written by ``check`` is answered from the event loop (a ``stat``); a built one
+    from the cache of this archive state; only a feed still to be built goes to a worker.
     """
     publisher = request.app[PUBLISHER]
     name = request.match_info["name"]
     doc = publisher.feed_file(name)
+    if doc is None:
+        stamp = await request.app[STAMPS].get()
+        doc = publisher.built_feed(stamp, name)
     if doc is None:
         doc = await asyncio.to_thread(publisher.feed, name)
     if not_modified(request, doc.etag, doc.last_modified):

@@ -1,7 +1,9 @@
 """What the web app reads from the archive, with the caches that make it cheap to serve.
 
-Every method here blocks (git, diffing, Markdown, feedgen): handlers call them through
-``asyncio.to_thread``. The object is shared by the worker threads, so every cache is guarded.
+Every :class:`Publisher` method blocks (git, diffing, Markdown, feedgen) unless it says
+otherwise: handlers call them through ``asyncio.to_thread``; :class:`Stamps` is their async door
+to the one value every request needs. A Publisher is shared by the worker threads, so every
+cache is guarded.
 
 Three caches, each with a reason:
 
@@ -19,6 +21,7 @@ per archive state.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import threading
@@ -47,6 +50,7 @@ __all__ = [
     "PolicyInfo",
     "Publisher",
     "Stamp",
+    "Stamps",
 ]
 
 K = TypeVar("K", bound=Hashable)
@@ -83,6 +87,15 @@ class LRU(Generic[K, V]):
 
     def __contains__(self, key: object) -> bool:
         return key in self._data
+
+    def peek(self, key: K) -> V | None:
+        """The value if present (marking it used), without computing anything: safe to call
+        from the event loop."""
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+            return None
 
     def get(self, key: K, make: Callable[[], V]) -> V:
         while True:
@@ -161,16 +174,46 @@ class _State:
         return next((p for p in self.policies if p.id == policy_id), None)
 
 
+class Stamps:
+    """The archive's current :class:`~policywatch.web.reader.Stamp`, read once for all the
+    requests waiting on it.
+
+    Every request needs it (it is in every validator), and reading it is a round trip to git's
+    ``cat-file`` process in a worker thread, serialised by the archive's lock. Under load,
+    requests that arrive while a read is in flight share that read instead of queueing for their
+    own: a revision recorded during that read is seen by the next wave, one round trip later.
+    """
+
+    def __init__(self, publisher: Publisher) -> None:
+        self.publisher = publisher
+        self._pending: asyncio.Future[Stamp] | None = None
+
+    async def get(self) -> Stamp:
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = asyncio.ensure_future(asyncio.to_thread(self.publisher.stamp))
+            pending.add_done_callback(self._done)
+        # shielded: one impatient client disconnecting must not cancel the others' read
+        return await asyncio.shield(pending)
+
+    def _done(self, future: asyncio.Future[Stamp]) -> None:
+        if self._pending is future:
+            self._pending = None
+
+
 def archive_tip(archive: GitArchive) -> str:
     """The branch's commit id: what every page's validator is derived from.
 
-    GitArchive reads it through its persistent ``cat-file`` process (no process spawned); it is
-    not public API yet, hence ``tip()`` first.
+    GitArchive reads it through its persistent ``cat-file --batch-check`` process (no process
+    spawned). That process is shared: two threads talking to it at once hang both, so the read
+    must hold the archive's own lock. GitArchive has no public ``tip()`` yet; until it does, its
+    lock and private reader are used here (and only here).
     """
     public = getattr(archive, "tip", None)
     if callable(public):
         return str(public() or "")
-    return archive._tip() or ""
+    with archive._mutex:
+        return archive._tip() or ""
 
 
 class Publisher:
@@ -376,6 +419,10 @@ class Publisher:
         with self._files_lock:
             self._files[path] = (st.st_mtime_ns, st.st_size, doc)
         return doc
+
+    def built_feed(self, stamp: Stamp, name: str) -> FeedDoc | None:
+        """A feed already built for this archive state, if any (no I/O: for the event loop)."""
+        return self._built_feeds.peek((stamp.tip, name))
 
     def feed(self, name: str) -> FeedDoc:
         """``all``, a policy id, or ``<feed>-page-<n>``: the file when written, else built."""

@@ -13,10 +13,10 @@ import jinja2
 from aiohttp import web
 
 from ..config import Config
-from .reader import Publisher
+from .reader import Publisher, Stamps
 from .responses import PageCache
 
-__all__ = ["ASSETS", "CONFIG", "PAGES", "PUBLISHER", "TEMPLATES", "Assets"]
+__all__ = ["ASSETS", "CONFIG", "PAGES", "PUBLISHER", "STAMPS", "TEMPLATES", "Assets"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,4 +36,5 @@ CONFIG = web.AppKey("config", Config)
 PUBLISHER = web.AppKey("publisher", Publisher)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 PAGES = web.AppKey("pages", PageCache)
+STAMPS = web.AppKey("stamps", Stamps)
 ASSETS = web.AppKey("assets", Assets)

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import hdrs, web
 
 from .responses import dumps, make_etag, not_modified, not_modified_response, set_validators
-from .typedefs import ASSETS, CONFIG, PAGES, PUBLISHER, TEMPLATES
+from .typedefs import ASSETS, CONFIG, PAGES, STAMPS, TEMPLATES
 
 __all__ = ["html_page", "json_page", "revision_name"]
 
@@ -42,7 +42,7 @@ async def _cached(
     content_type: str,
 ) -> web.Response:
     app = request.app
-    stamp = await asyncio.to_thread(app[PUBLISHER].stamp)
+    stamp = await app[STAMPS].get()
     assets = app[ASSETS]
     etag = make_etag(assets.version, stamp.tip, content_type, *key)
     modified = max(stamp.updated or EPOCH, assets.modified)
