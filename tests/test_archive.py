@@ -85,6 +85,13 @@ def test_open_without_create_and_other_bad_paths(tmp_path: Path) -> None:
         GitArchive(tmp_path)
 
 
+def test_a_detached_head_is_refused(archive: GitArchive) -> None:
+    first = rec(archive, "privacy", "one\n", 0)
+    git(archive.path, "checkout", "-q", "--detach", first)
+    with pytest.raises(ArchiveError, match="HEAD is detached"):
+        GitArchive(archive.path)
+
+
 def test_an_empty_archive_answers_with_nothing(archive: GitArchive) -> None:
     assert archive.log() == []
     assert archive.latest("privacy") is None

@@ -294,18 +294,19 @@ class GitArchive:
         self.lock_timeout = lock_timeout
         try:
             self._repo = git.Repo(self.path)
-            head = self._repo.git.symbolic_ref("-q", "HEAD")
         except git.exc.NoSuchPathError as exc:
             raise ArchiveError(f"{self.path}: no archive here") from exc
         except git.exc.InvalidGitRepositoryError as exc:
             raise ArchiveError(f"{self.path}: not a git repository") from exc
-        except git.exc.GitCommandError as exc:
-            raise ArchiveError(f"{self.path}: HEAD is detached; check out a branch") from exc
         except (git.exc.GitError, OSError) as exc:
             raise ArchiveError(f"{self.path}: cannot open the archive: {exc}") from exc
         self.git_dir = Path(self._repo.git_dir)
+        # HEAD read as a file, not with `git symbolic-ref`: one process less for every command
+        head = _read(self.git_dir / "HEAD")
+        if not head.startswith("ref: refs/heads/"):
+            raise ArchiveError(f"{self.path}: HEAD is detached; check out the archive's branch")
         #: the full name of the branch that holds the revisions (HEAD's branch when opened)
-        self.branch: str = head.strip()
+        self.branch: str = head.removeprefix("ref: ")
         self._mutex = threading.RLock()
         self._cache: dict[str | None, tuple[str, list[Revision]]] = {}
 
@@ -651,8 +652,7 @@ class GitArchive:
         )
         self._cache.clear()
         try:
-            head = (self.git_dir / "HEAD").read_text(encoding="utf-8").strip()
-            if not self._repo.bare and head == f"ref: {self.branch}":
+            if not self._repo.bare and _read(self.git_dir / "HEAD") == f"ref: {self.branch}":
                 # the worktree is for people browsing the archive; reads never look at it
                 self._git("read-tree", "-u", "--reset", new)
             # Refresh the changed-path filters after a bulk write, and now and then otherwise:
@@ -665,6 +665,13 @@ class GitArchive:
     def write_commit_graph(self) -> None:
         """Write the commit-graph with changed-path filters: path-limited logs skip most commits."""
         self._git("commit-graph", "write", "--reachable", "--changed-paths", "--split")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ArchiveError(f"{path}: cannot read: {exc.strerror}") from exc
 
 
 def _stderr(exc: BaseException) -> str:
