@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from policywatch.archive import SUBJECT_MAX, GitArchive, content_hash
+from policywatch.archive import SUBJECT_MAX, Archive, GitArchive, content_hash
 from policywatch.errors import ArchiveError, RevisionNotFound
 from policywatch.models import Snapshot
 
@@ -93,6 +93,8 @@ def test_a_detached_head_is_refused(archive: GitArchive) -> None:
 
 
 def test_an_empty_archive_answers_with_nothing(archive: GitArchive) -> None:
+    protocol: Archive = archive  # mypy checks that GitArchive implements the protocol
+    assert protocol.log() == []
     assert archive.log() == []
     assert archive.latest("privacy") is None
     assert archive.policies() == []
@@ -239,6 +241,7 @@ def test_snapshot_is_stored_beside_the_text(archive: GitArchive) -> None:
     assert archive.read_snapshot("privacy", third) is None
     files = git(archive.path, "ls-tree", "-r", "--name-only", second).split()
     assert files == ["privacy/policy.md", "privacy/snapshot.pdf"]
+    assert archive.policies() == ["privacy"]
 
 
 def test_the_worktree_follows_the_branch(archive: GitArchive) -> None:

@@ -309,6 +309,7 @@ class GitArchive:
         self.branch: str = head.removeprefix("ref: ")
         self._mutex = threading.RLock()
         self._cache: dict[str | None, tuple[str, list[Revision]]] = {}
+        self._policies: tuple[str, list[str]] | None = None
 
     @classmethod
     def open(
@@ -456,11 +457,12 @@ class GitArchive:
             tip = self._tip()
             if tip is None:
                 return []
-            names = self._git("ls-tree", "-r", "-z", "--name-only", tip).split("\0")
-        found = {
-            n.split("/")[0] for n in names if n.count("/") == 1 and n.endswith(f"/{TEXT_FILE}")
-        }
-        return sorted(p for p in found if POLICY_ID.match(p))
+            if self._policies is None or self._policies[0] != tip:
+                names = self._git("ls-tree", "-r", "-z", "--name-only", tip).split("\0")
+                suffix = f"/{TEXT_FILE}"
+                ids = {n.removesuffix(suffix) for n in names if n.endswith(suffix)}
+                self._policies = (tip, sorted(p for p in ids if POLICY_ID.match(p)))
+            return list(self._policies[1])
 
     def resolve(self, policy: str, name: str) -> Revision:
         """A revision of ``policy`` from a name a person typed.
