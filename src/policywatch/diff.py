@@ -85,22 +85,19 @@ def word_diff(a: str, b: str) -> tuple[tuple[str, str], ...]:
     """
     if a == b:
         return (("=", a),) if a else ()
-    table: dict[str, str] = {}
-    tokens: list[str] = []
+    table: dict[str, str] = {}  # token -> its character
+    back: dict[str, str] = {}  # character -> its token
 
     def encode(text: str) -> str:
-        out = []
-        for tok in _TOKEN.findall(text):
-            ch = table.get(tok)
-            if ch is None:
-                code = _CHAR_BASE + len(tokens)
+        tokens = _TOKEN.findall(text)
+        for tok in tokens:
+            if tok not in table:
+                code = _CHAR_BASE + len(table)
                 if code >= _SURROGATES.start:
                     code += len(_SURROGATES)
-                ch = chr(code)
-                table[tok] = ch
-                tokens.append(tok)
-            out.append(ch)
-        return "".join(out)
+                table[tok] = chr(code)
+                back[chr(code)] = tok
+        return "".join(map(table.__getitem__, tokens))
 
     ea, eb = encode(a), encode(b)
     dmp = diff_match_patch()
@@ -109,13 +106,7 @@ def word_diff(a: str, b: str) -> tuple[tuple[str, str], ...]:
     dmp.diff_cleanupSemantic(diffs)
 
     def decode(chars: str) -> str:
-        out = []
-        for ch in chars:
-            code = ord(ch)
-            if code >= _SURROGATES.stop:
-                code -= len(_SURROGATES)
-            out.append(tokens[code - _CHAR_BASE])
-        return "".join(out)
+        return "".join(map(back.__getitem__, chars))
 
     merged: list[tuple[str, str]] = []
     for op, chars in diffs:
