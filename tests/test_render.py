@@ -7,9 +7,13 @@ import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from policywatch.diff import word_diff
 from policywatch.models import CATEGORIES, Change, Clause, Diff, DiffStats, Side
 from policywatch.render import (
+    _dump_indented,
     diff_to_dict,
     render_html,
     render_json,
@@ -236,3 +240,23 @@ def test_markdown_falls_back_to_tags_where_emphasis_would_not_render() -> None:
     )
     diff = Diff(Side("a"), Side("b"), (change,), DiffStats(modified=1))
     assert "data<ins>,</ins> including" in render_markdown(diff)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON)
+def test_fast_json_writer_matches_the_standard_library(value: object) -> None:
+    out: list[str] = []
+    _dump_indented(value, "\n", out)
+    assert "".join(out) == json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def test_render_json_matches_the_standard_library() -> None:
+    diff = sample_diff(hostile=True)
+    assert render_json(diff) == json.dumps(diff_to_dict(diff), indent=2, ensure_ascii=False) + "\n"
