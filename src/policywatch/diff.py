@@ -208,8 +208,25 @@ class _Bag:
             df.update(words)
         self.old = old
         self.new = new
-        self.old_order = {i: sorted(w, key=lambda t: (df[t], t)) for i, w in old.items()}
-        self.new_order = {j: sorted(w, key=lambda t: (df[t], t)) for j, w in new.items()}
+        self._rank = df.__getitem__
+        self._old_order: dict[int, list[str]] = {}
+        self._new_order: dict[int, list[str]] = {}
+
+    def _sorted(self, words: frozenset[str]) -> list[str]:
+        rank = self._rank
+        return sorted(words, key=lambda w: (rank(w), w))
+
+    def old_order(self, i: int) -> list[str]:
+        order = self._old_order.get(i)
+        if order is None:
+            order = self._old_order[i] = self._sorted(self.old[i])
+        return order
+
+    def new_order(self, j: int) -> list[str]:
+        order = self._new_order.get(j)
+        if order is None:
+            order = self._new_order[j] = self._sorted(self.new[j])
+        return order
 
 
 def _prefix(order: list[str], threshold: float) -> list[str]:
@@ -246,9 +263,9 @@ def _similar(
         return []
     postings: defaultdict[str, list[int]] = defaultdict(list)
     for n, i in enumerate(olds):
-        for w in _prefix(bag.old_order[i], threshold):
+        for w in _prefix(bag.old_order(i), threshold):
             postings[w].append(n)
-    probes = [_prefix(bag.new_order[j], threshold) for j in news]
+    probes = [_prefix(bag.new_order(j), threshold) for j in news]
     demand = Counter(w for probe in probes for w in probe if w in postings)
     work = sum(len(postings[w]) * c for w, c in demand.items())
     budget = max(MIN_WORK, WORK_PER_CLAUSE * (len(olds) + len(news)))
@@ -306,6 +323,29 @@ def _contained(olds: Sequence[int], news: Sequence[int], bag: _Bag) -> list[tupl
 # -- the engine ------------------------------------------------------------------------------------
 
 
+def _pair_gap(
+    olds: list[int],
+    news: list[int],
+    old: Sequence[Clause],
+    new: Sequence[Clause],
+    bag: _Bag,
+    old_to: list[int],
+    new_to: list[int],
+    pair: Callable[[int, int, ChangeKind, bool], None],
+) -> None:
+    """Pass 3 in one gap: similar pairs, then split/merge parts, then a lone renamed heading."""
+    for i, j in _similar(olds, news, bag, SIMILAR):
+        pair(i, j, "modified", True)
+    olds = [i for i in olds if old_to[i] < 0]
+    news = [j for j in news if new_to[j] < 0]
+    for i, j in _contained(olds, news, bag):
+        pair(i, j, "modified", True)
+    heads_o = [i for i in olds if old_to[i] < 0 and old[i].kind == "heading"]
+    heads_n = [j for j in news if new_to[j] < 0 and new[j].kind == "heading"]
+    if len(heads_o) == 1 and len(heads_n) == 1:
+        pair(heads_o[0], heads_n[0], "modified", True)
+
+
 def diff_clauses(
     old: Sequence[Clause], new: Sequence[Clause]
 ) -> tuple[tuple[Change, ...], DiffStats]:
@@ -323,7 +363,7 @@ def diff_clauses(
     kind_of: dict[int, ChangeKind | None] = {}  # old index -> kind (None = unchanged)
     in_sequence: set[int] = set()  # old indexes paired without crossing anchors
 
-    def pair(i: int, j: int, kind: ChangeKind | None, sequential: bool) -> None:
+    def pair(i: int, j: int, kind: ChangeKind, sequential: bool) -> None:
         old_to[i], new_to[j] = j, i
         kind_of[i] = kind
         if sequential:
@@ -331,7 +371,9 @@ def diff_clauses(
 
     anchors = _anchors(a, b)
     for i, j in anchors:
-        pair(i, j, None if old[i].text == new[j].text else "editorial", True)
+        old_to[i], new_to[j] = j, i
+        kind_of[i] = None if old[i].text == new[j].text else "editorial"
+    in_sequence.update(i for i, _ in anchors)
 
     # pass 2: equal keys that cross an anchor were relocated
     waiting: defaultdict[int, list[int]] = defaultdict(list)
@@ -345,39 +387,35 @@ def diff_clauses(
                 pair(waiting[key][taken[key]], j, "moved", False)
                 taken[key] += 1
 
-    # pass 3: similar clauses inside each gap between anchors
-    # word sets only for what is left: on a typical revision most clauses are anchored by now
+    # word sets only for what is left: on a typical revision most clauses are anchored by now,
+    # and when one side has nothing left (pure additions or removals) there is nothing to pair
     old_words = {i: _words(old[i].key) for i in range(len(old)) if old_to[i] < 0}
-    new_words = {j: _words(new[j].key) for j in range(len(new)) if new_to[j] < 0}
-    bounds = [(-1, -1), *anchors, (len(old), len(new))]
-    bag = _Bag(old_words, new_words)
-    gaps_left = 0  # gaps still holding unmatched clauses after pass 3
-    for (pi, pj), (ni, nj) in pairwise(bounds):
-        olds = [i for i in range(pi + 1, ni) if old_to[i] < 0]
-        news = [j for j in range(pj + 1, nj) if new_to[j] < 0]
-        if not olds or not news:
+    new_words = (
+        {j: _words(new[j].key) for j in range(len(new)) if new_to[j] < 0} if old_words else {}
+    )
+    if old_words and new_words:
+        bag = _Bag(old_words, new_words)
+        # pass 3: similar clauses inside each gap between anchors
+        gaps_left = 0  # gaps still holding unmatched clauses after pass 3
+        bounds = [(-1, -1), *anchors, (len(old), len(new))]
+        for (pi, pj), (ni, nj) in pairwise(bounds):
+            if ni - pi == 1 and nj - pj == 1:
+                continue
+            olds = [i for i in range(pi + 1, ni) if old_to[i] < 0]
+            news = [j for j in range(pj + 1, nj) if new_to[j] < 0]
+            if olds and news:
+                _pair_gap(olds, news, old, new, bag, old_to, new_to, pair)
+                olds = [i for i in olds if old_to[i] < 0]
+                news = [j for j in news if new_to[j] < 0]
             gaps_left += bool(olds or news)
-            continue
-        for i, j in _similar(olds, news, bag, SIMILAR):
-            pair(i, j, "modified", True)
-        olds = [i for i in olds if old_to[i] < 0]
-        news = [j for j in news if new_to[j] < 0]
-        for i, j in _contained(olds, news, bag):
-            pair(i, j, "modified", True)
-        heads_o = [i for i in olds if old_to[i] < 0 and old[i].kind == "heading"]
-        heads_n = [j for j in news if new_to[j] < 0 and new[j].kind == "heading"]
-        if len(heads_o) == 1 and len(heads_n) == 1:
-            pair(heads_o[0], heads_n[0], "modified", True)
-        if any(old_to[i] < 0 for i in olds) or any(new_to[j] < 0 for j in news):
-            gaps_left += 1
 
-    # pass 4: strongly similar clauses anywhere (moved and edited); pointless when everything left
-    # sits in one gap, which pass 3 has already searched with a lower threshold
-    olds = [i for i in range(len(old)) if old_to[i] < 0]
-    news = [j for j in range(len(new)) if new_to[j] < 0]
-    if gaps_left > 1:
-        for i, j in _similar(olds, news, bag, STRONGLY_SIMILAR):
-            pair(i, j, "modified", False)
+        # pass 4: strongly similar clauses anywhere (moved and edited); pointless when all that
+        # is left sits in one gap, which pass 3 has already searched with a lower threshold
+        if gaps_left > 1:
+            olds = [i for i in old_words if old_to[i] < 0]
+            news = [j for j in new_words if new_to[j] < 0]
+            for i, j in _similar(olds, news, bag, STRONGLY_SIMILAR):
+                pair(i, j, "modified", False)
 
     return _assemble(old, new, old_to, new_to, kind_of, in_sequence)
 
