@@ -41,6 +41,7 @@ from math import ceil
 
 from diff_match_patch import diff_match_patch
 
+from .clauses import segment
 from .models import Change, ChangeKind, Clause, Diff, DiffStats, Document, Side
 
 __all__ = ["compare", "diff_clauses", "word_diff"]
@@ -475,8 +476,6 @@ def compare(
 ) -> Diff:
     """Segment two documents, diff their clauses and let ``annotate`` (the classifier) fill in
     categories, materiality and reasons. The diff is material when any change is."""
-    from .clauses import segment  # type: ignore[import-not-found,unused-ignore]
-
     changes, stats = diff_clauses(segment(old), segment(new))
     if annotate is not None:
         changes = tuple(annotate(changes))
