@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policywatch.diff import diff_clauses, word_diff
-from policywatch.models import Change, Clause, DiffStats
+from policywatch.diff import compare, diff_clauses, word_diff
+from policywatch.models import Change, Clause, DiffStats, Side
 
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\xa0": " "})
 
@@ -373,3 +374,75 @@ def test_word_ops_rebuild_both_texts(a: str, b: str) -> None:
     assert apply_words(words, "+") == b
     assert all(text for _, text in words)
     assert all(x[0] != y[0] for x, y in pairwise(words))
+
+
+# -- data cases: real Markdown through real segmentation ------------------------------------------
+
+CASES = Path(__file__).parent / "data" / "diff"
+
+
+def _case_names() -> list[str]:
+    return sorted(p.name for p in CASES.iterdir() if (p / "expected.json").exists())
+
+
+def _expected_changes(diff_changes: Sequence[Change]) -> list[dict[str, str | None]]:
+    return [
+        {
+            "kind": c.kind,
+            "old": c.old.text if c.old else None,
+            "new": c.new.text if c.new else None,
+        }
+        for c in diff_changes
+    ]
+
+
+@pytest.mark.parametrize("case", _case_names())
+def test_data_case(case: str) -> None:
+    """Each case's expected.json lists every change (kind, old text, new text) and the stats."""
+    folder = CASES / case
+    expected = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
+    diff = compare(
+        (folder / "old.md").read_text(encoding="utf-8"),
+        (folder / "new.md").read_text(encoding="utf-8"),
+        old_side=Side("old.md"),
+        new_side=Side("new.md"),
+    )
+    want = [{k: c[k] for k in ("kind", "old", "new")} for c in expected["changes"]]
+    assert _expected_changes(diff.changes) == want
+    assert diff.stats == DiffStats(**expected["stats"])
+    assert diff.editorial_only == expected["editorial_only"]
+    for change in diff.changes:
+        if change.kind in ("modified", "editorial"):
+            assert change.words is not None and change.old and change.new
+            assert apply_words(change.words, "-") == change.old.text
+            assert apply_words(change.words, "+") == change.new.text
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        n
+        for n in _case_names()
+        if "material" in json.loads((CASES / n / "expected.json").read_text())
+    ],
+)
+def test_data_case_materiality(case: str) -> None:
+    """With the classifier plugged in, presentation-only cases are never material."""
+    classify = pytest.importorskip("policywatch.classify")
+    folder = CASES / case
+    expected = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
+    diff = compare(
+        (folder / "old.md").read_text(encoding="utf-8"),
+        (folder / "new.md").read_text(encoding="utf-8"),
+        old_side=Side("old.md"),
+        new_side=Side("new.md"),
+        annotate=classify.annotate,
+    )
+    assert diff.material is expected["material"]
+    assert [c.kind for c in diff.changes] == [c["kind"] for c in expected["changes"]]
+
+
+def test_every_case_folder_is_complete() -> None:
+    folders = sorted(p.name for p in CASES.iterdir() if p.is_dir())
+    assert folders == _case_names()
+    assert len(folders) >= 18
