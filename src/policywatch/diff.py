@@ -35,11 +35,8 @@ import re
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from difflib import SequenceMatcher
 from itertools import pairwise
 from math import ceil
-
-from diff_match_patch import diff_match_patch
 
 from .clauses import segment
 from .models import Change, ChangeKind, Clause, Diff, DiffStats, Document, Side
@@ -99,6 +96,8 @@ def word_diff(a: str, b: str) -> tuple[tuple[str, str], ...]:
                 table[tok] = chr(code)
                 back[chr(code)] = tok
         return "".join(map(table.__getitem__, tokens))
+
+    from diff_match_patch import diff_match_patch  # ~3 ms to import; only edits need it
 
     ea, eb = encode(a), encode(b)
     dmp = diff_match_patch()
@@ -181,6 +180,8 @@ def _anchors(a: Sequence[int], b: Sequence[int]) -> list[tuple[int, int]]:
                 pi, pj = i + 1, j + 1
             stack.append((pi, ahi, pj, bhi))
             continue
+        from difflib import SequenceMatcher  # rarely needed: gaps without a unique key
+
         matcher = SequenceMatcher(None, a[alo:ahi], b[blo:bhi], autojunk=False)
         for block in matcher.get_matching_blocks():
             out.extend((alo + block.a + k, blo + block.b + k) for k in range(block.size))

@@ -103,7 +103,15 @@ def _dump_indented(obj: Any, newline: str, out: list[str]) -> None:
     the C encoder. ``newline`` is the line break plus the current indentation."""
     if isinstance(obj, str):
         out.append(_json_str(obj))
-    elif obj is None or obj is True or obj is False or isinstance(obj, int | float):
+    elif obj is None:
+        out.append("null")
+    elif obj is True:
+        out.append("true")
+    elif obj is False:
+        out.append("false")
+    elif isinstance(obj, int):
+        out.append(int.__repr__(obj))
+    elif isinstance(obj, float):
         out.append(json.dumps(obj))
     elif isinstance(obj, dict):
         if not obj:
