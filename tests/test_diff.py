@@ -185,6 +185,19 @@ def test_merged_sentences_pair_the_larger_part() -> None:
     assert stats == DiffStats(removed=1, modified=1, unchanged=2)
 
 
+def test_a_long_clause_does_not_swallow_a_short_one() -> None:
+    """Most words of a short clause appear in any long one: containment alone is no evidence."""
+    long = (
+        "Where the law of your country allows it, we process the information you give us, the "
+        "information we observe when you use the shop, and the information partners send us, "
+        "to run the service, to keep it secure, to measure how well it works, to improve it, to "
+        "show you offers, and to meet our legal duties to tax and other public authorities."
+    )
+    short = "We keep the information you give us secure."
+    changes, _ = diff_clauses(clauses(S[0], long, S[2]), clauses(S[0], short, S[2]))
+    assert summary(changes) == [("removed", 1, None), ("added", None, 1)]
+
+
 def test_renamed_heading_alone_in_its_gap_is_modified() -> None:
     old = clauses(("heading", "Cookies"), S[1], ("heading", "Contact"), S[7])
     new = clauses(("heading", "Tracking technologies"), S[1], ("heading", "Contact"), S[7])

@@ -49,8 +49,11 @@ SIMILAR = 0.5
 STRONGLY_SIMILAR = 0.75
 #: share of the smaller clause's words found in the larger one that marks a split or merge
 CONTAINED = 0.8
-#: the containment rule only applies when the smaller clause has at least this many words
+#: the containment rule only applies when the smaller clause has at least this many words ...
 CONTAINED_MIN_WORDS = 5
+#: ... and the larger one at most this many times as many: a split into more parts than that
+#: (a table cell rewritten as prose) is a rewrite, and a long clause "contains" most short ones
+CONTAINED_MAX_RATIO = 4
 #: candidate checks allowed per clause of a gap (and at least MIN_WORK per gap) before the
 #: similarity search stops probing the most common words; keeps a rewritten policy near-linear
 WORK_PER_CLAUSE = 16
@@ -313,8 +316,8 @@ def _contained(olds: Sequence[int], news: Sequence[int], bag: _Bag) -> list[tupl
         for m in range(max(0, centre - NEIGHBOURS), min(len(news), centre + NEIGHBOURS + 1)):
             j = news[m]
             y = bag.new[j]
-            small = min(len(x), len(y))
-            if small < CONTAINED_MIN_WORDS:
+            small, large = sorted((len(x), len(y)))
+            if small < CONTAINED_MIN_WORDS or large > CONTAINED_MAX_RATIO * small:
                 continue
             common = len(x & y)
             if common >= CONTAINED * small:
