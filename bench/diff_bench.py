@@ -111,11 +111,6 @@ def main() -> None:
         "--library", action="store_true", help="time a python -c calling compare + render_json"
     )
     parser.add_argument("--inproc", action="store_true", help="also time stages in this process")
-    parser.add_argument(
-        "--no-bytecode",
-        action="store_true",
-        help="keep PYTHONDONTWRITEBYTECODE (every run compiles the sources, unlike an install)",
-    )
     args = parser.parse_args()
 
     work = Path(tempfile.gettempdir()) / "policywatch-diff-bench"
@@ -128,9 +123,8 @@ def main() -> None:
     git = shlex.split(GIT.format(**fmt))
     src = str(Path(__file__).resolve().parents[1] / "src")
     env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    if not args.no_bytecode:
-        # an installed package has its .pyc files; without them every run recompiles the sources
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    # an installed package has its .pyc files; without them every run would recompile the sources
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
 
     run_once(ours, env)  # warm the page cache and .pyc files
     run_once(git, env)
@@ -152,7 +146,6 @@ def main() -> None:
     )
     print(f"pair: {old} ({old.stat().st_size:,} B) -> {new} ({new.stat().st_size:,} B)")
     print(f"policywatch: {' '.join(ours)[:120]}")
-    print(f"bytecode cache: {'off' if 'PYTHONDONTWRITEBYTECODE' in env else 'on'}")
     print()
     print("| command | median ms | min ms | peak RSS MiB |")
     print("|---|---|---|---|")
