@@ -159,7 +159,7 @@ def test_text_with_colour_colours_words_but_not_policy_escapes() -> None:
 
 def test_text_moved_clause_says_where_from() -> None:
     out = render_text(sample_diff(), color=False)
-    assert "> moved (from Intro (clause 2)): Contact us by post." in out
+    assert "> moved (from Intro, clause 2): Contact us by post." in out
 
 
 def test_text_no_changes() -> None:
@@ -260,3 +260,9 @@ def test_fast_json_writer_matches_the_standard_library(value: object) -> None:
 def test_render_json_matches_the_standard_library() -> None:
     diff = sample_diff(hostile=True)
     assert render_json(diff) == json.dumps(diff_to_dict(diff), indent=2, ensure_ascii=False) + "\n"
+
+
+def test_text_moved_within_its_section_gives_the_old_position() -> None:
+    moved = Change("moved", clause(2, "Contact us by post."), clause(6, "Contact us by post."))
+    diff = Diff(Side("a"), Side("b"), (moved,), DiffStats(moved=1))
+    assert "> moved (was clause 3): Contact us by post." in render_text(diff, color=False)

@@ -192,10 +192,11 @@ def _moved_note(change: Change) -> str | None:
     """Where a relocated clause came from, when it changed position, for moved and far edits."""
     if change.old is None or change.new is None or change.kind not in ("moved", "modified"):
         return None
-    if change.kind == "modified" and change.old.section == change.new.section:
-        return None
+    if change.old.section == change.new.section:
+        # the section moved with it, or the clause moved within its section
+        return f"was clause {change.old.index + 1}" if change.kind == "moved" else None
     where = " › ".join(change.old.section) or "the top"
-    return f"from {where} (clause {change.old.index + 1})"
+    return f"from {where}, clause {change.old.index + 1}"
 
 
 def _split_space(text: str) -> tuple[str, str, str]:
