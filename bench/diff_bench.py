@@ -17,6 +17,7 @@ The corpus is read only here (bench scripts may use /work/shared; tests may not)
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import shlex
@@ -99,6 +100,47 @@ def in_process(old: Path, new: Path, runs: int) -> None:
         print(f"in-process {name}: {statistics.median(values) * 1000:.1f} ms (median of {runs})")
 
 
+def history(work: Path, count: int, runs: int) -> None:
+    """In-process diff_clauses time over consecutive revisions of the Facebook policy: most are
+    small edits, a few are rewrites, which is where the similarity passes and word diffs cost."""
+    from policywatch.clauses import segment
+    from policywatch.diff import diff_clauses
+
+    facebook_pair(work)
+    repo = work / "pga"
+    revs = subprocess.run(
+        ["git", "-C", str(repo), "log", "--format=%h", f"-{count + 1}", "--", PAIR_PATH],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    texts = {
+        rev: subprocess.run(
+            ["git", "-C", str(repo), "show", f"{rev}:{PAIR_PATH}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        for rev in revs
+    }
+    print(
+        "\n| old -> new | clauses | diff_clauses ms | added | removed | modified | moved"
+        " | editorial |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for new, old in itertools.pairwise(revs):
+        a, b = segment(texts[old]), segment(texts[new])
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            _, st = diff_clauses(a, b)
+            times.append(time.perf_counter() - start)
+        print(
+            f"| {old} -> {new} | {len(a)}/{len(b)} | {statistics.median(times) * 1000:.1f} "
+            f"| {st.added} | {st.removed} | {st.modified} | {st.moved} | {st.editorial} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("old", nargs="?", type=Path)
@@ -111,6 +153,13 @@ def main() -> None:
         "--library", action="store_true", help="time a python -c calling compare + render_json"
     )
     parser.add_argument("--inproc", action="store_true", help="also time stages in this process")
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time diff_clauses over the last N revisions of the Facebook policy",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.gettempdir()) / "policywatch-diff-bench"
@@ -162,6 +211,9 @@ def main() -> None:
         sys.path.insert(0, src)
         print()
         in_process(old, new, args.runs)
+    if args.history:
+        sys.path.insert(0, src)
+        history(work, args.history, 5)
 
 
 if __name__ == "__main__":
