@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policywatch.clauses import normalise, readable, segment, split_sentences
 from policywatch.models import Clause, Document
@@ -515,3 +517,65 @@ def test_keys_are_what_segment_stores() -> None:
     clause = segment("We **share** your “data”.")[0]
     assert clause.text == "We share your “data”."
     assert clause.key == normalise(clause.text) == 'we share your "data"'
+
+
+# ---------------------------------------------------------------------------------------------
+# robustness
+
+MARKDOWN_BITS = st.sampled_from(
+    [
+        "# ",
+        "## ",
+        "- ",
+        "* ",
+        "1. ",
+        "2) ",
+        "> ",
+        "| ",
+        " | ",
+        "---",
+        "===",
+        "```",
+        "~~~",
+        "<!--",
+        "-->",
+        "[",
+        "](",
+        ")",
+        "![",
+        "**",
+        "_",
+        "`",
+        "\\",
+        "\n",
+        "\n\n",
+        "    ",
+        "\t",
+        "Word",
+        "e.g.",
+        "Inc.",
+        " We ",
+        ". ",
+        "? ",
+        "“",
+        "…",
+        "\u00a0",
+        "\u200b",
+        "<br>",
+        "&amp;",
+        "¶",
+        "#",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(MARKDOWN_BITS | st.text(max_size=5), max_size=60))
+def test_segment_never_fails_and_keeps_its_invariants(parts: list[str]) -> None:
+    clauses = segment("".join(parts))
+    for index, clause in enumerate(clauses):
+        assert clause.index == index
+        assert clause.text == clause.text.strip()
+        assert "\n" not in clause.text
+        assert clause.key == normalise(clause.text)
+        assert all(clause.section)

@@ -17,7 +17,6 @@ parser or a PDF library it does not use (the whole process has a ~100 ms budget)
 from __future__ import annotations
 
 import codecs
-import json
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -317,6 +316,8 @@ def _flatten(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(_flatten(v) for v in value)
     if isinstance(value, dict):
+        import json  # lazy: json costs an import most documents never need
+
         return json.dumps(value, ensure_ascii=False, default=str)
     if isinstance(value, bytes):
         return value.hex()
@@ -746,8 +747,12 @@ def html_to_markdown(
     tree = LexborHTMLParser(html)
     doomed = [n for sel in remove for n in _css(tree, sel, name)]
     doomed.extend(tree.css(_PRUNE))
+    # <html>/<body> hidden by an inline style are an anti-flicker trick (shown by a script once
+    # the page is ready), not hidden content: pruning them would leave nothing.
     doomed.extend(
-        n for n in tree.css(_PRUNE_STYLED) if _STYLE_HIDDEN.search(n.attributes.get("style") or "")
+        n
+        for n in tree.css(_PRUNE_STYLED)
+        if n.tag not in ("html", "body") and _STYLE_HIDDEN.search(n.attributes.get("style") or "")
     )
     # Decompose outermost nodes only: a node inside an already freed subtree must not be touched.
     for node in _outermost(doomed):
