@@ -437,6 +437,10 @@ def test_split_sentences(text: str, expected: list[str]) -> None:
         ("[Meta \\[1\\]](#note-1) and [text [x] y](<a b>)", "Meta [1] and text [x] y"),
         ("Read [the terms][terms] and [more][]", "Read the terms and more"),
         ("Logo ![Acme logo](logo.png) here", "Logo here"),
+        (r"See [our notice](#notice\), now", "See our notice, now"),
+        ("[Manage your data", "Manage your data"),
+        ("Privacy Centre](https://acme.test/centre)", "Privacy Centre"),
+        ("**\nHow to ask for a review**", "How to ask for a review"),
         ("[![badge](b.svg)](https://acme.test)Text", "Text"),
         (
             "Mail <privacy@acme.test> or <https://acme.test/x>",
