@@ -218,6 +218,11 @@ def test_blockquotes_rules_comments_and_link_definitions() -> None:
     assert clauses[-1].section == ("Quoted heading",)
 
 
+def test_a_link_definition_ends_an_open_list_item() -> None:
+    text = "- Item text.\n\n[terms]: https://acme.test/terms\nNext paragraph.\n"
+    assert view(segment(text)) == [("item", "Item text."), ("sentence", "Next paragraph.")]
+
+
 def test_fenced_code_is_one_clause() -> None:
     text = "Intro.\n\n```text\nGET /export. Then\n   wait.\n```\n\n~~~\nx\n~~~\nAfter.\n"
     assert view(segment(text)) == [

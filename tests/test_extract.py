@@ -577,6 +577,11 @@ def test_an_empty_result_is_an_extract_error(content: bytes, media_type: str) ->
         extract(snapshot(content, media_type))
 
 
+def test_an_unknown_media_type_is_an_extract_error() -> None:
+    with pytest.raises(ExtractError, match="cannot extract text from image/png"):
+        extract(snapshot(b"\x89PNG\r\n", "image/png"))
+
+
 def test_bad_bytes_from_a_source_fail_that_source_only() -> None:
     """A fetched page that is binary or undecodable is a SourceError, not a user input error."""
     with pytest.raises(ExtractError, match="binary data") as info:

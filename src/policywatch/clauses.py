@@ -71,7 +71,7 @@ _WS = re.compile(r"\s+")
 def _drop_flanking(m: re.Match[str]) -> str:
     """Emphasis marks touch text on one side; a lone ``*`` between spaces is a character.
 
-    ``**`` is always markup: converters leave it dangling around line breaks (``**  \nText**``).
+    ``**`` is always markup: converters leave it dangling around line breaks.
     """
     if len(m.group()) > 1:
         return ""
@@ -465,6 +465,8 @@ class _Scanner:
                     continue
             elif lead == "[":
                 if was_blank and _LINK_DEFINITION.match(content):
+                    self.flush()  # a list item left open by the blank line ends here
+                    blank = True
                     continue
             elif lead == "|":
                 self.flush()
