@@ -342,7 +342,7 @@ class _Scanner:
     # ---- output
 
     def add(self, kind: ClauseKind, text: str) -> None:
-        if text and _HAS_WORD.search(text):
+        if text and (text[0].isalnum() or _HAS_WORD.search(text)):
             self.clauses.append(
                 Clause(len(self.clauses), kind, text, self.section, normalise(text))
             )
