@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policywatch.clauses import normalise, readable, segment, split_sentences
 from policywatch.models import Clause, Document
@@ -214,6 +216,11 @@ def test_blockquotes_rules_comments_and_link_definitions() -> None:
         ("sentence", "See the policy."),
     ]
     assert clauses[-1].section == ("Quoted heading",)
+
+
+def test_a_link_definition_ends_an_open_list_item() -> None:
+    text = "- Item text.\n\n[terms]: https://acme.test/terms\nNext paragraph.\n"
+    assert view(segment(text)) == [("item", "Item text."), ("sentence", "Next paragraph.")]
 
 
 def test_fenced_code_is_one_clause() -> None:
@@ -435,6 +442,10 @@ def test_split_sentences(text: str, expected: list[str]) -> None:
         ("[Meta \\[1\\]](#note-1) and [text [x] y](<a b>)", "Meta [1] and text [x] y"),
         ("Read [the terms][terms] and [more][]", "Read the terms and more"),
         ("Logo ![Acme logo](logo.png) here", "Logo here"),
+        (r"See [our notice](#notice\), now", "See our notice, now"),
+        ("[Manage your data", "Manage your data"),
+        ("Privacy Centre](https://acme.test/centre)", "Privacy Centre"),
+        ("**\nHow to ask for a review**", "How to ask for a review"),
         ("[![badge](b.svg)](https://acme.test)Text", "Text"),
         (
             "Mail <privacy@acme.test> or <https://acme.test/x>",
@@ -515,3 +526,65 @@ def test_keys_are_what_segment_stores() -> None:
     clause = segment("We **share** your “data”.")[0]
     assert clause.text == "We share your “data”."
     assert clause.key == normalise(clause.text) == 'we share your "data"'
+
+
+# ---------------------------------------------------------------------------------------------
+# robustness
+
+MARKDOWN_BITS = st.sampled_from(
+    [
+        "# ",
+        "## ",
+        "- ",
+        "* ",
+        "1. ",
+        "2) ",
+        "> ",
+        "| ",
+        " | ",
+        "---",
+        "===",
+        "```",
+        "~~~",
+        "<!--",
+        "-->",
+        "[",
+        "](",
+        ")",
+        "![",
+        "**",
+        "_",
+        "`",
+        "\\",
+        "\n",
+        "\n\n",
+        "    ",
+        "\t",
+        "Word",
+        "e.g.",
+        "Inc.",
+        " We ",
+        ". ",
+        "? ",
+        "“",
+        "…",
+        "\u00a0",
+        "\u200b",
+        "<br>",
+        "&amp;",
+        "¶",
+        "#",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(MARKDOWN_BITS | st.text(max_size=5), max_size=60))
+def test_segment_never_fails_and_keeps_its_invariants(parts: list[str]) -> None:
+    clauses = segment("".join(parts))
+    for index, clause in enumerate(clauses):
+        assert clause.index == index
+        assert clause.text == clause.text.strip()
+        assert "\n" not in clause.text
+        assert clause.key == normalise(clause.text)
+        assert all(clause.section)

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policywatch.clauses import segment
 from policywatch.errors import ExtractError, InputError, SourceError
@@ -367,6 +369,11 @@ def test_content_hidden_until_found_is_kept() -> None:
     assert "Collapsed section text." in html_to_markdown(html)
 
 
+def test_a_body_hidden_until_scripts_run_is_still_read() -> None:
+    html = '<html style="display:none"><body style="visibility:hidden"><p>Policy.</p></body></html>'
+    assert html_to_markdown(html) == "Policy.\n"
+
+
 def test_a_style_mentioning_none_without_hiding_is_kept() -> None:
     html = '<body><p style="text-decoration: none; border: hidden">Shown.</p></body>'
     assert html_to_markdown(html) == "Shown.\n"
@@ -570,6 +577,11 @@ def test_an_empty_result_is_an_extract_error(content: bytes, media_type: str) ->
         extract(snapshot(content, media_type))
 
 
+def test_an_unknown_media_type_is_an_extract_error() -> None:
+    with pytest.raises(ExtractError, match="cannot extract text from image/png"):
+        extract(snapshot(b"\x89PNG\r\n", "image/png"))
+
+
 def test_bad_bytes_from_a_source_fail_that_source_only() -> None:
     """A fetched page that is binary or undecodable is a SourceError, not a user input error."""
     with pytest.raises(ExtractError, match="binary data") as info:
@@ -710,3 +722,57 @@ def test_sample_page_from_data(tmp_path: Path) -> None:
     assert "Order number | Delivery | 6 years" in texts
     assert "utm_" not in doc.text
     assert "(“Acme”, “we”)" in doc.text  # windows-1252 declared in <meta http-equiv>
+
+
+HTML_BITS = st.sampled_from(
+    [
+        "<p>",
+        "</p>",
+        "<div>",
+        "</div>",
+        "<ul>",
+        "<ol start=3>",
+        "<li>",
+        "</li>",
+        "</ul>",
+        "<table>",
+        "<tr>",
+        "<td>",
+        "<th>",
+        "</table>",
+        "<a href='?utm_source=x&amp;a=1'>",
+        "</a>",
+        "<b>",
+        "</b>",
+        "<br>",
+        "<pre>",
+        "</pre>",
+        "<h2>",
+        "</h2>",
+        "<blockquote>",
+        "<span hidden>",
+        "</span>",
+        "<script>",
+        "</script>",
+        "Text. ",
+        "1. ",
+        "# ",
+        "*",
+        "|",
+        "_",
+        "[",
+        "]",
+        "\n",
+        "  ",
+        "&nbsp;",
+    ]
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(HTML_BITS | st.text(max_size=4), max_size=50))
+def test_any_tag_soup_converts_to_markdown_the_scanner_reads(parts: list[str]) -> None:
+    markdown = html_to_markdown("".join(parts))
+    assert "utm_source" not in markdown
+    assert markdown == "" or markdown.endswith("\n")
+    segment(markdown)

@@ -53,6 +53,9 @@ _LINK_TARGET = (
 )
 _IMAGE = re.compile("!" + _LINK_TEXT + _LINK_TARGET)
 _LINK = re.compile(_LINK_TEXT + _LINK_TARGET)
+_RPAREN = chr(_PROTECT_BASE + ord(")"))
+_LOOSE_LINK = re.compile(rf"\[([^\[\]]*+)\]\([^()\s]*?[){_RPAREN}]")
+_DANGLING_TARGET = re.compile(rf"\]\([^()\s]*?[){_RPAREN}]")
 _CODE = re.compile(r"(`+)(.+?)\1", re.DOTALL)
 _STARS = re.compile(r"\*+")
 _UNDERSCORES = re.compile(r"_+")
@@ -66,7 +69,12 @@ _WS = re.compile(r"\s+")
 
 
 def _drop_flanking(m: re.Match[str]) -> str:
-    """Emphasis marks touch text on one side; a lone ``*`` between spaces is a character."""
+    """Emphasis marks touch text on one side; a lone ``*`` between spaces is a character.
+
+    ``**`` is always markup: converters leave it dangling around line breaks.
+    """
+    if len(m.group()) > 1:
+        return ""
     s = m.string
     before = s[m.start() - 1] if m.start() else " "
     after = s[m.end()] if m.end() < len(s) else " "
@@ -107,6 +115,13 @@ def readable(markdown_inline: str) -> str:
         s = _LINK.sub(r"\1", s)
         if "[" in s:  # link text holding a link-like bracket pair: one more pass
             s = _LINK.sub(r"\1", s)
+        if s[:1] == "[" and "]" not in s:
+            s = s[1:]  # the first half of a link split by a blank line: "[Manage ..."
+    if "](" in s:
+        # broken links seen in converted pages: the closing ")" escaped, or the second half of
+        # a link split by a blank line ("Privacy Centre](url)")
+        s = _LOOSE_LINK.sub(r"\1", s)
+        s = _DANGLING_TARGET.sub("", s)
     if "`" in s:
         s = _CODE.sub(lambda m: m.group(2).strip() if m.group(2).strip() else m.group(2), s)
     if "*" in s:
@@ -327,7 +342,7 @@ class _Scanner:
     # ---- output
 
     def add(self, kind: ClauseKind, text: str) -> None:
-        if text and _HAS_WORD.search(text):
+        if text and (text[0].isalnum() or _HAS_WORD.search(text)):
             self.clauses.append(
                 Clause(len(self.clauses), kind, text, self.section, normalise(text))
             )
@@ -450,6 +465,8 @@ class _Scanner:
                     continue
             elif lead == "[":
                 if was_blank and _LINK_DEFINITION.match(content):
+                    self.flush()  # a list item left open by the blank line ends here
+                    blank = True
                     continue
             elif lead == "|":
                 self.flush()

@@ -17,7 +17,6 @@ parser or a PDF library it does not use (the whole process has a ~100 ms budget)
 from __future__ import annotations
 
 import codecs
-import json
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -317,6 +316,8 @@ def _flatten(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(_flatten(v) for v in value)
     if isinstance(value, dict):
+        import json  # lazy: json costs an import most documents never need
+
         return json.dumps(value, ensure_ascii=False, default=str)
     if isinstance(value, bytes):
         return value.hex()
@@ -440,7 +441,7 @@ def clean_href(href: str) -> str | None:
         hashmark = href.find("#", qmark)
         query = href[qmark + 1 : hashmark if hashmark >= 0 else len(href)]
         fragment = href[hashmark:] if hashmark >= 0 else ""
-        params = [p for p in re.split(r"[&;]", query) if p]
+        params = [p for p in query.split("&") if p]
         kept = [p for p in params if not _is_tracking(p)]
         if len(kept) != len(params):
             href = href[:qmark] + ("?" + "&".join(kept) if kept else "") + fragment
@@ -495,7 +496,7 @@ class _Markdown:
                     self.flush(inline, out)
                     inline = []
                 self.block(child, tag, out)
-            elif tag[0] not in "-_!" and tag not in _SKIP_INLINE:
+            elif tag[:1] not in "-_!" and tag not in _SKIP_INLINE:
                 inline.append(self.inline(child, tag))
             child = child.next
         if inline:
@@ -585,7 +586,7 @@ class _Markdown:
                 parts.append(_escape_text(child.text_content or ""))
             elif tag in _BLOCK_TAGS:
                 parts.append(" " + self.flat(child) + " ")
-            elif tag[0] not in "-_!" and tag not in _SKIP_INLINE:
+            elif tag[:1] not in "-_!" and tag not in _SKIP_INLINE:
                 piece = self.inline(child, tag)
                 if piece == "\n" and not inline:
                     piece = " "
@@ -606,7 +607,7 @@ class _Markdown:
         child = node.child
         while child is not None:
             tag = child.tag or ""
-            if tag == "-text" or tag[0] in "-_!":
+            if tag == "-text" or tag[:1] in "-_!":
                 child = child.next
                 continue
             sub: list[str] = []
@@ -746,8 +747,12 @@ def html_to_markdown(
     tree = LexborHTMLParser(html)
     doomed = [n for sel in remove for n in _css(tree, sel, name)]
     doomed.extend(tree.css(_PRUNE))
+    # <html>/<body> hidden by an inline style are an anti-flicker trick (shown by a script once
+    # the page is ready), not hidden content: pruning them would leave nothing.
     doomed.extend(
-        n for n in tree.css(_PRUNE_STYLED) if _STYLE_HIDDEN.search(n.attributes.get("style") or "")
+        n
+        for n in tree.css(_PRUNE_STYLED)
+        if n.tag not in ("html", "body") and _STYLE_HIDDEN.search(n.attributes.get("style") or "")
     )
     # Decompose outermost nodes only: a node inside an already freed subtree must not be touched.
     for node in _outermost(doomed):
@@ -763,7 +768,8 @@ def html_to_markdown(
         roots = _outermost(matches)
         if not roots:
             shown = ", ".join(repr(s) for s in select)
-            raise ExtractError(f"{name}: the selector {shown} matched nothing")
+            noun = "selector" if len(select) == 1 else "selectors"
+            raise ExtractError(f"{name}: the {noun} {shown} matched nothing")
     else:
         roots = []
         body = tree.body
@@ -785,7 +791,7 @@ def html_to_markdown(
         tag = root.tag or ""
         if tag in _BLOCK_TAGS:
             converter.block(root, tag, out)
-        elif tag[0] in "-_!":  # the document node when there is no body
+        elif tag[:1] in "-_!":  # the document node when there is no body
             converter.blocks(root, out)
         else:
             converter.flush([converter.inline(root, tag)], out)
@@ -854,6 +860,8 @@ def _to_document(
     kind = media_type.split(";", 1)[0].strip().lower()
     if kind == "application/pdf":
         return Document(name=name, text=_pdf_text(content, name))
+    if not kind.startswith("text/") and kind != "application/xhtml+xml":
+        raise ExtractError(f"{name}: cannot extract text from {kind or 'an unknown media type'}")
     text = _lf(decode(content, declared=charset, name=name))
     if text.startswith("\ufeff"):
         text = text[1:]
