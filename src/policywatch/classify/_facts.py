@@ -99,6 +99,11 @@ def _build() -> tuple[CueSet, tuple[tuple[int, str, int], ...]]:
 _CUES, _META = _build()
 #: a negative word reaches this many characters forward (about eight words)
 _REACH = 60
+#: how far before an action its subject is looked for ("you can share", "they may use")
+_SUBJECT_REACH = 40
+#: an action is stated by the site, denied by the site, or someone else's (the reader's advice,
+#: another company's practice): the last one says nothing about the site
+_STATED, _DENIED, _FOREIGN = range(3)
 _ONLY_WORDS = 6
 _FUNCTION_WORDS = frozenset(
     ("to", "for", "with", "and", "or", "the", "a", "an", "of", "in", "by", "your", "our", "their")
@@ -111,9 +116,9 @@ class _Part:
 
     start: int
     end: int
-    #: polarity of action-less items: the main part's, or the opposite for an exception part
-    negated: bool = False
-    actions: list[tuple[int, str, bool]] = field(default_factory=list)  # (pos, action, negated)
+    #: state of action-less items: the main part's, or the opposite for an exception part
+    state: int = 0
+    actions: list[tuple[int, str, int]] = field(default_factory=list)  # (pos, action, state)
     items: list[tuple[int, int, str]] = field(default_factory=list)  # (pos, kind, label)
     #: the part offers or denies a right: its action-less items are what the right is about
     rights: bool = False
@@ -131,15 +136,41 @@ def _statements(text: str) -> list[tuple[int, int]]:
     return spans or [(0, len(text))]
 
 
+def _not_ours(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans of negations that are not the site's (see ``NOT_OURS``), statement by statement.
+
+    Each statement is matched on its own so that ``^`` in the pattern means "statement start".
+    """
+    found = []
+    for start, end in spans:
+        piece = text[start:end]
+        offset = start + len(piece) - len(piece.lstrip())
+        for m in lx.NOT_OURS.finditer(piece.lstrip()):
+            found.append((m.start() + offset, m.end() + offset))
+    return found
+
+
+def _is_destination(text: str, pos: int, start: int) -> bool:
+    """Whether the place at ``pos`` is where data goes ("stored in the United States")."""
+    if text.startswith(("outside", "other countries", "abroad", "internationally"), pos):
+        return True
+    lead = text[max(start, pos - 40) : pos]
+    return bool(
+        lx.PLACE_LEAD.search(lead)
+        and not lx.PEOPLE_LEAD.search(lead)
+        and lx.TRANSFER_CONTEXT.search(text, max(start, pos - 2 * _REACH), pos)
+    )
+
+
 def _blank(text: str) -> str:
     return lx.NOT_A_NEGATION.sub(lambda m: " " * len(m.group()), text)
 
 
 def _periods(text: str, spans: list[tuple[int, int]]) -> list[Period]:
     found: list[Period] = []
+    if lx.RETENTION_CONTEXT.search(text) is None:
+        return found
     for start, end in spans:
-        if lx.RETENTION_CONTEXT.search(text, start, end) is None:
-            continue
         for m in lx.DURATION.finditer(text, start, end):
             raw = m.group("n")
             n = float(raw) if raw[0].isdigit() else float(lx.WORD_NUMBERS[raw])
@@ -150,6 +181,8 @@ def _periods(text: str, spans: list[tuple[int, int]]) -> list[Period]:
             found.append(Period("until-deleted", "until you delete it"))
         if lx.VAGUE.search(text, start, end):
             found.append(Period("vague", "as long as necessary"))
+        if lx.EXTENDED.search(text, start, end):
+            found.append(Period("vague", "an extended period"))
         if lx.INDEFINITE.search(text, start, end):
             found.append(Period("indefinite", "indefinitely"))
     return found
@@ -165,8 +198,14 @@ def analyze(text: str) -> Facts:
     t = fold(text)
     blanked = _blank(t)
     spans = _statements(t)
-    negations = [m.end() for m in lx.NEGATION.finditer(blanked)]
-    neg_starts = [m.start() for m in lx.NEGATION.finditer(blanked)]
+    all_negations = [(m.start(), m.end()) for m in lx.NEGATION.finditer(blanked)]
+    foreign = _not_ours(blanked, spans)
+    is_foreign = [any(a <= s < b for a, b in foreign) for s, _ in all_negations]
+    #: the site's own negations (promises), others' (advice, other companies), and all (rights)
+    ours = [e for (_, e), f in zip(all_negations, is_foreign, strict=True) if not f]
+    others = [e for (_, e), f in zip(all_negations, is_foreign, strict=True) if f]
+    every = [e for _, e in all_negations]
+    every_start = [s for s, _ in all_negations]
 
     parts: list[_Part] = []
     for start, end in spans:
@@ -183,41 +222,45 @@ def analyze(text: str) -> Facts:
         part = parts[i]
         return part if pos < part.end else None
 
-    def negated_at(pos: int, part: _Part) -> bool:
-        j = bisect_right(negations, pos) - 1
-        return j >= 0 and negations[j] >= part.start and pos - negations[j] <= _REACH
+    def negation_before(pos: int, part: _Part, ends: list[int]) -> bool:
+        j = bisect_right(ends, pos) - 1
+        return j >= 0 and ends[j] >= part.start and pos - ends[j] <= _REACH
+
+    def state_of(pos: int, part: _Part) -> int:
+        if negation_before(pos, part, others):
+            return _FOREIGN
+        if lx.OTHER_SUBJECT.search(t, max(part.start, pos - _SUBJECT_REACH), pos):
+            return _FOREIGN
+        return _DENIED if negation_before(pos, part, ours) else _STATED
 
     best: dict[int, tuple[int, int, str]] = {}
     for index, match in _CUES.find(t):
         kind, label, rank = _META[index]
         pos = match.start()
-        if kind == _KIND_RIGHT:
-            part = part_of(pos)
-            if part is not None:
-                part.rights = True
-            # a specific right wins over a generic one found at the same word
-            key = pos
-            if key in best and best[key][1] <= rank:
-                continue
-            best[key] = (kind, rank, label)
-            continue
         part = part_of(pos)
         if part is None:
             continue
-        if kind == _KIND_ACTION:
-            part.actions.append((pos, label, negated_at(pos, part)))
+        if kind == _KIND_RIGHT:
+            if label in lx.READER_RIGHTS and not lx.READER.search(t, max(0, pos - 50), pos):
+                continue
+            part.rights = True
+            # a specific right wins over a generic one found at the same word
+            if pos in best and best[pos][1] <= rank:
+                continue
+            best[pos] = (kind, rank, label)
+        elif kind == _KIND_ACTION:
+            part.actions.append((pos, label, state_of(pos, part)))
         else:
             part.items.append((pos, kind, label))
 
     rights: list[str] = []
     denied: list[str] = []
     for pos in sorted(best):
-        _, _, label = best[pos]
         part = part_of(pos)
-        if part is not None and negated_at(pos, part):
-            denied.append(label)
+        if part is not None and negation_before(pos, part, every):
+            denied.append(best[pos][2])
         else:
-            rights.append(label)
+            rights.append(best[pos][2])
 
     data: list[str] = []
     recipients: list[str] = []
@@ -228,7 +271,7 @@ def analyze(text: str) -> Facts:
     limits: list[str] = []
     conditions: list[str] = []
     hedged = False
-    positive_lists = {
+    stated = {
         _KIND_DATA: data,
         _KIND_RECIPIENT: recipients,
         _KIND_PURPOSE: purposes,
@@ -237,47 +280,65 @@ def analyze(text: str) -> Facts:
 
     for i in range(0, len(parts), 2):
         main, exception = parts[i], parts[i + 1]
-        has_negated = any(n for _, _, n in main.actions)
-        has_positive = any(not n for _, _, n in main.actions)
-        main_negative_word = any(main.start <= s < main.end for s in neg_starts)
-        only_denials = has_negated and not has_positive
-        main.negated = only_denials or (not main.actions and main_negative_word)
-        exception.negated = not main.negated and bool(exception.items)
-        transfer_context = lx.TRANSFER_CONTEXT.search(t, main.start, exception.end) is not None
+        states = {state for _, _, state in main.actions}
+        negative_word = any(main.start <= s < main.end for s in every_start)
+        if states:
+            main.state = _DENIED if states == {_DENIED} else _STATED
+            if states == {_FOREIGN}:
+                main.state = _FOREIGN
+        else:
+            main.state = _DENIED if negative_word else _STATED
+        # what follows "except"/"unless" is the opposite of the main part: the recipients
+        # excepted from a sharing statement are denied ("with everyone except advertisers")
+        exception.state = _STATED if main.state == _DENIED else _FOREIGN
+        excepted = main.state == _STATED and any(
+            k == _KIND_RECIPIENT for _, k, _ in exception.items
+        )
         for part in (main, exception):
-            negated_items: list[tuple[int, str]] = []
+            denied_items: list[tuple[int, str]] = []
             actions = sorted(part.actions)
+            if part.rights:
+                # "you can opt out of X for Y", "ask us not to share": a choice about a practice,
+                # neither the practice nor a promise
+                continue
             for pos, kind, label in sorted(part.items):
-                if kind == _KIND_PLACE and not transfer_context:
+                if kind == _KIND_PLACE and not _is_destination(t, pos, main.start):
+                    continue
+                if part is exception and excepted:
+                    if kind == _KIND_RECIPIENT:
+                        denied_items.append((kind, label))
                     continue
                 before = [a for a in actions if a[0] <= pos]
                 after = [a for a in actions if a[0] > pos]
                 if before:
-                    negated = before[-1][2]
+                    state = before[-1][2]
                 elif after:
-                    negated = after[0][2]
-                elif part.rights:
-                    continue
+                    state = after[0][2]
                 else:
-                    negated = part.negated
-                if negated:
-                    negated_items.append((kind, label))
-                else:
-                    positive_lists[kind].append(label)
-            for _, action, negated in actions:
-                if not negated:
-                    practices.append(action)
-            denied_actions = [a for _, a, n in actions if n]
-            if part is exception and exception.negated:
-                denied_actions = [a for _, a, n in main.actions if not n]
+                    state = part.state
+                if state == _DENIED:
+                    denied_items.append((kind, label))
+                elif state == _STATED:
+                    stated[kind].append(label)
+            practices.extend(action for _, action, state in actions if state == _STATED)
+            denied_actions = [a for _, a, state in actions if state == _DENIED]
+            if part is exception and excepted:
+                denied_actions = [a for _, a, state in main.actions if state == _STATED]
             if denied_actions:
-                promises.extend(_promises(denied_actions, negated_items))
+                promises.extend(_promises(denied_actions, denied_items))
                 if lx.HEDGE.search(t, main.start, part.end):
                     hedged = True
-            if part is main and not main.negated and main.actions:
+            if (
+                part is main
+                and main.state == _STATED
+                and main.actions
+                and lx.FIRST_PERSON.search(t, main.start, main.end)
+            ):
                 limits.extend(_limits(t, main.start, main.end))
         statement = t[main.start : exception.end]
-        if lx.CONSENT.search(statement) or (main.negated and lx.WITHOUT_CONSENT.search(statement)):
+        if lx.CONSENT.search(statement) or (
+            main.state == _DENIED and lx.WITHOUT_CONSENT.search(statement)
+        ):
             conditions.append("your consent")
 
     return Facts(

@@ -23,14 +23,22 @@ __all__ = [
     "DATA",
     "DURATION",
     "EXCEPTION",
+    "EXTENDED",
+    "FIRST_PERSON",
     "GENERIC_DATA",
     "HEDGE",
     "INDEFINITE",
     "LIMIT",
     "NEGATION",
     "NOT_A_NEGATION",
+    "NOT_OURS",
+    "OTHER_SUBJECT",
+    "PEOPLE_LEAD",
     "PLACES",
+    "PLACE_LEAD",
     "PURPOSES",
+    "READER",
+    "READER_RIGHTS",
     "RECIPIENTS",
     "RETENTION_CONTEXT",
     "RIGHTS",
@@ -113,8 +121,9 @@ DATA: tuple[tuple[str, str], ...] = (
     ),
     (
         "photos and videos",
-        r"\bphotos?\b|\bphotographs?\b|\bpictures?\b|\bvideos?\b|\bcamera\b|"
-        r"\bimages? (?:you|of you)",
+        r"\b(?:your|the) (?:\w+ )?(?:photos|photographs|pictures|videos|images)\b|"
+        r"\b(?:photos|photographs|pictures|videos|images) (?:you|of you|and videos)\b|"
+        r"\bcamera(?: roll)?\b|\bphoto (?:library|gallery)\b|\buser-generated (?:photos|videos)",
     ),
     (
         "message content",
@@ -309,7 +318,8 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
         "sell",
         "selling",
         r"\b(?:sell|sells|selling|sold|sale of|rent|rents|rented|renting|lease|"
-        r"trade|trades|traded|monetiz\w*|monetis\w*)\b",
+        r"monetiz\w*|monetis\w*)\b|\btrad(?:e|es|ed|ing) (?:your|their|personal|user|customer|it\b|"
+        r"them\b|data|information)",
     ),
     ("transfer", "transfer", r"\btransfer(?:s|red|ring)?\b|\bexport(?:s|ed)?\b"),
     (
@@ -385,10 +395,15 @@ RIGHTS: tuple[tuple[str, str, str], ...] = (
     (
         "opt out of targeted ads",
         "choice",
-        r"\bopt(?:-| )?out\b[^.;]{0,40}?\b(?:targeted|"
+        r"\bopt(?:-| )?out\b[^.;]{0,40}?(?<!non-)\b(?:targeted|"
         r"interest-based|personali[sz]ed|behavio|tailored) (?:ads|advertising|advertisements)",
     ),
-    ("opt out", "choice", r"\bopt(?:-| )?out\b|\bopting out\b"),
+    (
+        "opt out",
+        "choice",
+        r"\bopt(?:-| )?out\b|\bopting out\b|\b(?:choose|ask|tell|request|direct|instruct)"
+        r"(?: for)? us not to\b",
+    ),
     ("unsubscribe", "choice", r"\bunsubscrib"),
     ("withdraw consent", "choice", r"\b(?:withdraw|revoke) (?:your |their |any )?consent\b"),
     (
@@ -472,10 +487,35 @@ NEGATION = re.compile(
     r"\b(?:not|never|cannot|neither|nor|no longer|none)\b|n't\b|\bno\b|\bwithout\b(?= (?:your|"
     r"their|prior|first|obtaining|asking))"
 )
+#: rights that are only the reader's when the reader is named before them: "we delete your data
+#: after 30 days" is retention and "service providers have access to your data" is sharing
+READER_RIGHTS = frozenset(("access your data", "correct your data", "delete your data"))
+READER = re.compile(
+    r"\b(?:you|your|users?|request(?:s|ing)?|right|rights|ask|individuals|consumers|members|"
+    r"customers|account holders?)\b"
+)
+#: negations whose subject is the reader or someone else: "you should never share your password"
+#: is advice, "they may not give you the same rights" is about another company; neither is a
+#: promise (they still deny a right: "you cannot opt out")
+NOT_OURS = re.compile(
+    r"\b(?:you|they|users?|parents?|visitors?|customers?|members?|partners|providers|others)"
+    r"(?: (?:should|must|may|might|shall|will|would|can|could|do|does|did|are|is|have|also|still|"
+    r"agree to|agree that you will))*(?: not| never|n't)\b|^ *(?:please )?(?:do not|don't|never)\b|"
+    r"\b(?:no|not|cannot|can't|can not) (?:\w+ ){0,2}(?:guarantee|warrant|ensure)\w*\b[^.;]*"
+)
+#: an action whose subject is the reader or another company, seen just before the verb
+OTHER_SUBJECT = re.compile(
+    r"(?<!about )(?<!from )(?<!to )(?<!with )(?<!for )(?<!of )(?<!by )(?<!that )\b(?:you|they)"
+    r"(?: (?:can|may|might|could|will|would|should|must|also|easily|directly|choose to|decide to|"
+    r"want to|wish to|agree to|are able to|have|had|then))* $"
+)
+#: an "only" limit binds the site when the site speaks
+FIRST_PERSON = re.compile(r"\b(?:we|us|our)\b")
 #: a statement ends at these; a negation never reaches past them
 SPLIT = re.compile(
-    r";|\.(?:\s|$)|\?|!|\bbut\b|\bhowever\b|\bwhereas\b|\balthough\b|\bthough\b|"
-    r",\s*(?:and |but |so )?(?=(?:we|they|who|which|you|it|these|those|such)\b)|"
+    r";|\.(?:\s|$|<)|\?|!|\||<br ?/?>|\bbut\b|\bhowever\b|\bwhereas\b|\balthough\b|\bthough\b|"
+    r"\b(?:when|whenever|where|if|because)\b|"
+    r",\s*(?:and |but |so )?(?=(?:we|they|who|which|you|it|these|those)\b)|"
     r"\band\s+(?=(?:we\s+)?(?:do|does|will|would|may|might|can|never|also|shall)\b)"
 )
 #: what follows these inside a statement is the opposite of its main part ("do not share ...
@@ -486,11 +526,12 @@ EXCEPTION = re.compile(
 )
 CONSENT = re.compile(
     r"\b(?:with|upon|after (?:obtaining|receiving|getting)|subject to|based on|(?:we|will) "
-    r"(?:first )?(?:obtain|ask for|seek|request)|having) (?:your |the user's |their )?(?:prior |"
+    r"(?:first )?(?:obtain|ask for|seek|request)|having) (?:your|the user's|their) (?:prior |"
     r"express |explicit |affirmative |opt-in |separate |written )*(?:consent|permission|"
-    r"authori[sz]ation|approval)\b|\bif you (?:opt in|opt-in|consent|agree|allow|authori[sz]e|"
-    r"choose to|give us permission)\b|\bunless you (?:consent|agree|opt in)\b|\bonce you "
-    r"(?:consent|agree|opt in)\b"
+    r"authori[sz]ation|approval)\b|\b(?:with|upon|subject to|after obtaining) (?:prior |express |"
+    r"explicit |affirmative |opt-in |separate |written )*consent\b|\bif you (?:opt in|opt-in|"
+    r"consent|agree|allow|authori[sz]e|choose to|give us permission)\b|\bunless you (?:consent|"
+    r"agree|opt in)\b|\bonce you (?:consent|agree|opt in)\b"
 )
 WITHOUT_CONSENT = re.compile(
     r"\bwithout (?:your |their )?(?:prior |express |explicit )*"
@@ -502,10 +543,22 @@ HEDGE = re.compile(
     r"normally|usually|as of the date)\b"
 )
 
+#: a place is a transfer abroad when a transfer verb comes shortly before it ...
 TRANSFER_CONTEXT = re.compile(
     r"\btransfer|\bstor(?:e|ed|es|ing|age)\b|\bprocess(?:ed|es|ing)?\b|\bhost(?:ed|s|ing)?\b|"
-    r"\bservers?\b|\bdata cent(?:er|re)s?\b|\bmov(?:e|ed)\b|\bsen[dt]\b|\baccess(?:ed)? from\b|"
-    r"\bexport|\bcountr(?:y|ies)\b.{0,40}\bprotection\b"
+    r"\bservers?\b|\bdata cent(?:er|re)s?\b|\bmov(?:e|ed)\b|\bsen[dt]\b|\baccess(?:ed)?\b|"
+    r"\bexport|\bshar(?:e|ed)\b|\bdisclos"
+)
+#: ... and the place is where data goes ("to", "in", "outside") ...
+PLACE_LEAD = re.compile(
+    r"\b(?:in|to|into|within|across|from|outside(?: of)?|including|such as|like|namely)(?: the)? $|"
+    r"(?:\band|\bor|,) (?:the )?$"
+)
+#: ... rather than who lives there ("users in Brazil")
+PEOPLE_LEAD = re.compile(
+    r"\b(?:users|residents|people|individuals|customers|consumers|those|you|citizens|visitors|"
+    r"members|(?:who|that) (?:are|live|reside))(?: (?:located|living|based|residing|who live|who "
+    r"are))? (?:in|from|within|outside(?: of)?)(?: the)? $"
 )
 RETENTION_CONTEXT = re.compile(
     r"\b(?:retain|retains|retained|retaining|retention|keep|keeps|kept|store|stores|stored|"
@@ -521,7 +574,10 @@ WORD_NUMBERS: dict[str, int] = {
 }  # fmt: skip
 UNIT_DAYS: dict[str, float] = {"hour": 1 / 24, "day": 1, "week": 7, "month": 30, "year": 365}
 DURATION = re.compile(
-    r"\b(?P<n>\d+(?:\.\d+)?|" + "|".join(sorted(WORD_NUMBERS, key=len, reverse=True)) + r")"
+    r"\b(?:for|after|within|up to|than|of|least|most|beyond|over|past|last|following|about|"
+    r"approximately|maximum|minimum|additional|another|further)"
+    r" (?:a |the |an )?(?:period of |maximum of |minimum of |up to |at least |at most )?"
+    r"(?P<n>\d+(?:\.\d+)?|" + "|".join(sorted(WORD_NUMBERS, key=len, reverse=True)) + r")"
     r"(?: \(\d+\))?[- ](?:full |calendar |business )?(?P<unit>hour|day|week|month|year)s?\b"
 )
 INDEFINITE = re.compile(
@@ -532,9 +588,10 @@ VAGUE = re.compile(
     r"\bas long as (?:(?:is |it is |we deem |reasonably |we consider )?(?:necessary|needed|"
     r"required|appropriate)|we (?:need|have a (?:legitimate|business))|(?:the law|law) "
     r"(?:requires|permits|allows)|permitted|is (?:reasonably )?necessary)|\bfor the (?:period|time)"
-    r" (?:necessary|needed|required)\b|\bno longer (?:needed|necessary|required)\b|"
-    r"\b(?:for a |for an )?(?:reasonable|longer|extended) (?:period|time)\b"
+    r" (?:necessary|needed|required)\b|\bno longer (?:needed|necessary|required)\b"
 )
+#: an open-ended "longer" period, reported as such
+EXTENDED = re.compile(r"\b(?:longer|extended|lengthy|prolonged) (?:time )?(?:period|time)s?\b")
 UNTIL_DELETED = re.compile(
     r"\buntil you (?:delete|close|remove|deactivate|cancel|ask|request|withdraw|terminate|"
     r"unsubscribe)|\bas long as (?:your account|you (?:have|keep|maintain|use))|\bwhile your "

@@ -87,10 +87,8 @@ def _gains(new: Facts, old: Facts | None, pool: _Pool, *, listed: bool) -> list[
             practices = [p for p in practices if p != "share"]
         if transfers:
             practices = [p for p in practices if p != "transfer"]
-        # "personal data" is worth naming only when nothing more specific is
-        if GENERIC_DATA in data and (
-            len(data) > 1 or recipients or purposes or practices or transfers
-        ):
+        # "personal data" names nothing new: every policy is about it
+        if GENERIC_DATA in data:
             data.remove(GENERIC_DATA)
         reasons += [f"adds data: {d}" for d in data]
         reasons += [f"adds recipient: {r}" for r in recipients]
