@@ -191,9 +191,11 @@ def _reasons(change: Change, old_pool: _Pool, new_pool: _Pool) -> tuple[str, ...
         facts = analyze(clause.text)
         listed = clause.kind in ("item", "row")
         reasons = _gains(facts, None, old_pool, listed=listed)
-        reasons += [
-            f"adds retention: {p.label}" for p in facts.retention if p.label not in old_pool.periods
-        ][:1]
+        # a period stated with keeping is a retention practice; "we delete X after 30 days"
+        # alone is a limit, which narrows
+        if "retain" in facts.practices:
+            periods = [p.label for p in facts.retention if p.label not in old_pool.periods]
+            reasons += [f"adds retention: {label}" for label in periods[:1]]
         return _unique(reasons)
     if change.kind == "removed":
         clause = _primary(change)
