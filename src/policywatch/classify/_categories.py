@@ -76,7 +76,7 @@ _FIRST_PARTY: Cues = (
     (1.0, rf"\b(?:collection|gathering|processing) of (?:your |the |any |such |this )?{_DATA}"),
     (
         1.0,
-        rf"\b{_WE}{_MODAL} (?:use|process|analy[sz]e|combine|store|aggregate|link|associate)s? "
+        rf"\b{_WE}{_MODAL} (?:use|process|analy[sz]e|store)s? "
         rf"(?:your |the |this |such |that |any |all |certain |some |these |aggregated? )?"
         rf"(?:{_DATA}|cookies|e-?mail address|ip address|it|them|location|contact)",
     ),
@@ -360,8 +360,8 @@ _INTRO: Cues = (
     ),
     (
         1.0,
-        r"\b(?:respects?|values?|(?:is|are) committed to|takes? (?:your )?privacy|cares? about|"
-        r"(?:is|are) (?:serious|concerned) about)\b[^.;]{0,40}\bprivacy\b",
+        r"\b(?:respects?|values?|(?:is|are) committed to|takes? (?:your )?privacy|"
+        r"cares? (?:\w+ )?about|(?:is|are) (?:serious|concerned) about)\b[^.;]{0,40}\bprivacy\b",
     ),
     (1.0, r"\bwelcome to\b|\bthank you for (?:visiting|using|choosing)\b"),
     (0.8, r"\bplease read\b|\bread (?:this|our|the) (?:privacy )?(?:policy|statement|notice)"),
@@ -414,7 +414,11 @@ _NOT_COVERED: Cues = (
         r"\b(?:governed|covered) by (?:the|their|its|those) (?:own )?(?:\w+ )?(?:privacy )?"
         r"(?:policies|policy|terms|statements?)",
     ),
-    (0.5, r"\b(?:does|do) not (?:apply|cover|extend) to\b|\bno (?:longer )?control over\b"),
+    (
+        0.5,
+        r"\b(?:does|do) not (?:apply|cover|extend) to\b|\bno (?:longer )?control over\b|"
+        r"\b(?:do|does|cannot|can't) not? ?control\b",
+    ),
     (0.4, r"\b(?:governing|applicable) laws?\b|\bjurisdiction\b|\barbitration\b|\bdisclaim"),
 )
 

@@ -220,7 +220,7 @@ RECIPIENTS: tuple[tuple[str, str], ...] = (
     (
         "other users",
         r"\bother (?:users|members|participants|players|customers)\b|\bpublicly\b|"
-        r"\bthe public\b|\bpublic profile\b|\banyone\b",
+        r"\bthe public\b|\bpublic profile\b",
     ),
     (
         "third parties",
@@ -298,7 +298,8 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
         "collect",
         "collection",
         r"\b(?:collect|gather|obtain|receive|record|captur|acquir)\w*|"
-        r"\bask(?:s|ed)? (?:you )?for\b|\blogged\b(?! in)",
+        r"\bask(?:s|ed)? (?:you )?for\b|\blogged\b(?! in)|\b(?:reads?|scans?|detects?|infers?|"
+        r"accesse[sd]|access(?= (?:your|the|their|this|such|certain)))\b",
     ),
     (
         "use",

@@ -149,7 +149,8 @@ def _retention(old: Sequence[Period], new: Sequence[Period], pool: _Pool) -> lis
         return []
     if old_user and not new_user:
         return [f"longer retention: until you delete it -> {_longest(new_rest).label}"]
-    if old_rest and not new_rest:
+    if old_rest and not new_rest and _longest(old_rest).kind == "fixed":
+        # a fixed bound replaced by the reader's own deletion: possibly much longer
         return [f"longer retention: {_longest(old_rest).label} -> until you delete it"]
     return []
 
