@@ -212,6 +212,8 @@ def test_init_writes_a_site_that_checks_cleanly(tmp_path: Path) -> None:
 
 
 def test_a_bad_config_is_exit_2_and_writes_nothing(tmp_path: Path) -> None:
+    tmp_path = tmp_path / "site"
+    tmp_path.mkdir()
     (tmp_path / "config.toml").write_text('[[policy]]\nid = "Bad Id"\nsource = "x.md"\n')
     result = CliRunner().invoke(cli, ["check", "--config", str(tmp_path / "config.toml")])
     assert result.exit_code == 2 and "policy[0].id" in result.output

@@ -316,6 +316,10 @@ _HAS_WORD = re.compile(r"\w")
 _BLOCK_START_CHARS = frozenset("#*-+_=|:`~<[0123456789")
 
 
+def _collapse(markdown: str) -> str:
+    return " ".join(markdown.split())
+
+
 def _quote_depth(line: str) -> tuple[int, str]:
     depth = 0
     while True:
@@ -341,10 +345,10 @@ class _Scanner:
 
     # ---- output
 
-    def add(self, kind: ClauseKind, text: str) -> None:
+    def add(self, kind: ClauseKind, text: str, source: str) -> None:
         if text and (text[0].isalnum() or _HAS_WORD.search(text)):
             self.clauses.append(
-                Clause(len(self.clauses), kind, text, self.section, normalise(text))
+                Clause(len(self.clauses), kind, text, self.section, normalise(text), source)
             )
 
     def flush(self) -> None:
@@ -355,10 +359,20 @@ class _Scanner:
         joined = " ".join(line[:-1] if line.endswith("\\") else line for line in lines)
         text = readable(joined)
         if self.para_kind == "item":
-            self.add("item", text)
-        else:
-            for sentence in split_sentences(text):
-                self.add("sentence", sentence)
+            self.add("item", text, _collapse(joined))
+            return
+        sentences = split_sentences(text)
+        if len(sentences) == 1:
+            self.add("sentence", sentences[0], _collapse(joined))
+            return
+        # Sentences are split on the readable text (markup would confuse the splitter); the
+        # Markdown of each is recovered by splitting the source the same way. When the two
+        # disagree (rare: markup around a sentence boundary) the readable text stands in.
+        sources = split_sentences(_collapse(joined))
+        if len(sources) != len(sentences):
+            sources = sentences
+        for sentence, source in zip(sentences, sources, strict=True):
+            self.add("sentence", sentence, source)
 
     def heading(self, level: int, inline: str) -> None:
         text = readable(inline)
@@ -367,7 +381,7 @@ class _Scanner:
         while self.headings and self.headings[-1][0] >= level:
             self.headings.pop()
         self.section = tuple(t for _, t in self.headings)
-        self.add("heading", text)
+        self.add("heading", text, _collapse(inline))
         self.headings.append((level, text))
         self.section = (*self.section, text)
 
@@ -378,7 +392,7 @@ class _Scanner:
         if cells and not cells[-1].strip():
             cells = cells[:-1]
         texts = [readable(c) for c in cells]
-        self.add("row", " | ".join(t for t in texts if t))
+        self.add("row", " | ".join(t for t in texts if t), _collapse(content))
 
     # ---- the scan
 
@@ -568,7 +582,7 @@ class _Scanner:
             body.append(line)
         code = _WS.sub(" ", " ".join(body)).strip()
         if code:
-            self.add("sentence", code)
+            self.add("sentence", code, code)
         return i
 
     @staticmethod

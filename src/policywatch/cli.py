@@ -205,10 +205,11 @@ def diff(
     policywatch diff privacy 2024-05-01     from the revision in force that day to the latest
     policywatch diff privacy latest~3 latest~1
     """
+    use_color = _color(color)
     with _errors():
         result = _diff(ctx, args, config_path)
-        out = _render(result, fmt, _color(color))
-    click.echo(out, nl=not out.endswith("\n"))
+        out = _render(result, fmt, use_color)
+    click.echo(out, nl=not out.endswith("\n"), color=use_color)
 
 
 def _diff(ctx: click.Context, args: tuple[str, ...], config_path: Path | None) -> Diff:

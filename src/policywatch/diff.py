@@ -75,6 +75,14 @@ _DMP_OP = {-1: "-", 0: "=", 1: "+"}
 # -- word diff -------------------------------------------------------------------------------------
 
 
+def _words_of(kind: ChangeKind, old: Clause, new: Clause) -> tuple[tuple[str, str], ...] | None:
+    """Word ops over the readable text for modified and editorial changes. An edit invisible in the
+    readable text (a link target, emphasis) has none: the ops always rebuild ``text`` exactly."""
+    if kind == "modified" or (kind == "editorial" and old.text != new.text):
+        return word_diff(old.text, new.text)
+    return None
+
+
 def word_diff(a: str, b: str) -> tuple[tuple[str, str], ...]:
     """Word-level diff of ``a`` into ``b`` as ``(op, text)`` pairs, op in ``=``, ``-``, ``+``.
 
@@ -377,7 +385,8 @@ def diff_clauses(
     anchors = _anchors(a, b)
     for i, j in anchors:
         old_to[i], new_to[j] = j, i
-        kind_of[i] = None if old[i].text == new[j].text else "editorial"
+        o, n = old[i], new[j]
+        kind_of[i] = None if o.text == n.text and o.source == n.source else "editorial"
     in_sequence.update(i for i, _ in anchors)
 
     # pass 2: equal keys that cross an anchor were relocated
@@ -449,7 +458,7 @@ def _assemble(
             counts["unchanged"] += 1
             continue
         counts[kind] += 1
-        words = word_diff(c.text, new[j].text) if kind in ("modified", "editorial") else None
+        words = _words_of(kind, c, new[j])
         keyed.append(((j, 0, 0), Change(kind, c, new[j], words)))
     for j, c in enumerate(new):
         if new_to[j] < 0:
