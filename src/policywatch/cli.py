@@ -29,15 +29,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_CONFIG = "config.toml"
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("policywatch")
-    except PackageNotFoundError:  # running from a source tree
-        return "0+unknown"
-
-
 @contextmanager
 def _errors() -> Iterator[None]:
     """Turn our exceptions into one clean line on stderr and the error's exit code."""
@@ -87,7 +78,7 @@ def _color(option: bool | None) -> bool:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(_version(), prog_name="policywatch")
+@click.version_option(package_name="policywatch", prog_name="policywatch")  # resolved lazily
 @config_option
 def cli(config_path: Path | None) -> None:
     """Watch published policies, archive every revision in git, and explain each change.
