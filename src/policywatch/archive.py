@@ -60,6 +60,7 @@ SNAPSHOT_EXTENSIONS: dict[str, str] = {
     "application/pdf": "pdf",
 }
 _ALL_SNAPSHOT_EXTS = (*SNAPSHOT_EXTENSIONS.values(), "bin")
+_MEDIA_TYPES = {ext: media for media, ext in SNAPSHOT_EXTENSIONS.items()}
 
 #: same rule as config.toml's policy ids; anything else could escape its directory or clash with git
 POLICY_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -158,10 +159,11 @@ def _message(
 ) -> str:
     # The subject is never empty: git reads the first paragraph as the subject, so a message made
     # only of trailers would have none.
-    lines = [
-        _subject(summary, f"{kind} revision of {policy}"),
-        "",
-        f"Policy: {policy}",
+    subject = _subject(summary, f"{kind} revision of {policy}")
+    lines = [subject, "", f"Policy: {policy}"]
+    if _one_line(summary) and _one_line(summary) != subject:  # shortened: keep it all
+        lines.append(f"Summary: {_one_line(summary)}")
+    lines += [
         f"Source: {_one_line(source)}",
         f"Content-Hash: {digest}",
         f"Kind: {kind}",
@@ -219,7 +221,7 @@ def _revision(commit: str, timestamp: int, message: str, policy: str | None) -> 
         date=datetime.fromtimestamp(timestamp, UTC),
         kind=kind,
         material=tr.get("material", "no").lower() in ("yes", "true"),
-        summary=message.split("\n", 1)[0].strip(),
+        summary=tr.get("summary") or message.split("\n", 1)[0].strip(),
         content_hash=tr.get("content-hash", ""),
         source=tr.get("source", ""),
         categories=categories,
@@ -549,12 +551,17 @@ class GitArchive:
 
     def read_snapshot(self, policy: str, revision: str) -> bytes | None:
         """The raw snapshot stored with a revision, or None when it was recorded without one."""
+        found = self.read_snapshot_typed(policy, revision)
+        return found[1] if found else None
+
+    def read_snapshot_typed(self, policy: str, revision: str) -> tuple[str, bytes] | None:
+        """(media type, bytes) of the stored snapshot: re-extraction must read it as it was read."""
         rev = self.resolve(policy, revision)
         with self._mutex:
             for ext in _ALL_SNAPSHOT_EXTS:
                 data = self._object(f"{rev.id}:{policy}/snapshot.{ext}")
                 if data is not None:
-                    return data
+                    return _MEDIA_TYPES.get(ext, "application/octet-stream"), data
         return None
 
     # -- writing -------------------------------------------------------------------------------
@@ -800,7 +807,7 @@ class ArchiveBatch:
             date=when,
             kind=kind,
             material=material,
-            summary=message.split("\n", 1)[0],
+            summary=_one_line(summary) or message.split("\n", 1)[0],
             content_hash=digest,
             source=_one_line(source),
             categories=cats,

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 __all__ = [
+    "EXTRACTOR_VERSION",
     "MAX_BYTES",
     "TRACKING_PARAMETERS",
     "TRACKING_PREFIXES",
@@ -44,6 +45,10 @@ __all__ = [
 
 #: Largest source accepted by default. Real policies are well under 1 MB; anything bigger is a
 #: wrong file (a log, a video) and reading it would only waste memory before failing later.
+#: bump when a change of this module can change the text extracted from the same bytes: the
+#: tracker then re-extracts stored snapshots and records the difference as a ``technical``
+#: revision, never announced, so an extractor upgrade never reads as a policy change
+EXTRACTOR_VERSION = "1"
 MAX_BYTES = 10 * 1024 * 1024
 
 #: Query parameters that identify a click or a campaign, not a page. They change on every fetch
