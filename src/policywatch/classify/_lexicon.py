@@ -517,7 +517,9 @@ NOT_OURS = re.compile(
     r"\b(?:you|they|users?|parents?|visitors?|customers?|members?|partners|providers|others)"
     r"(?: (?:should|must|may|might|shall|will|would|can|could|do|does|did|are|is|have|also|still|"
     r"agree to|agree that you will))*(?: not| never|n't)\b|^ *(?:please )?(?:do not|don't|never)\b|"
-    r"\b(?:no|not|cannot|can't|can not) (?:\w+ ){0,2}(?:guarantee|warrant|ensure)\w*\b[^.;]*"
+    r"\b(?:no|not|cannot|can't|can not) (?:\w+ ){0,2}(?:guarantee|warrant|ensure)\w*\b[^.;]*|"
+    r"\b(?:preference|request|choice|option|signal|ask|asks|choose|want|wish|prefer)(?: us)? "
+    r"not to\b"
 )
 #: an action whose subject is the reader or another company, seen just before the verb
 OTHER_SUBJECT = re.compile(
@@ -529,7 +531,8 @@ OTHER_SUBJECT = re.compile(
 FIRST_PERSON = re.compile(r"\b(?:we|us|our)\b")
 #: a statement ends at these; a negation never reaches past them
 SPLIT = re.compile(
-    r";|\.(?=\s|$|<)|\?|!|\||<br ?/?>|,\s*(?:and |but |so )?(?=(?:we|they|who|which|you|it|"
+    r";|(?<!\bi\.e)(?<!\be\.g)(?<!\betc)(?<!\binc)(?<!\bltd)(?<!\bco)(?<!\bu\.s)(?<!\bvs)"
+    r"\.(?=\s|$|<)|\?|!|\||<br ?/?>|,\s*(?:and |but |so )?(?=(?:we|they|who|which|you|it|"
     r"these|those)\b)"
 )
 #: words that also end a statement (kept apart from ``SPLIT`` so that both search fast)
