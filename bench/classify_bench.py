@@ -18,6 +18,8 @@ is never opened. Without the shared folder (a user's clone) the script says so a
 from __future__ import annotations
 
 import argparse
+import difflib
+import itertools
 import json
 import os
 import platform
@@ -26,14 +28,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from policywatch.classify import analyze, categorize
+from policywatch.classify import analyze, annotate, categorize
 from policywatch.classify._categories import _categorize
 from policywatch.classify._facts import analyze as _analyze_cached
-from policywatch.models import CATEGORIES
+from policywatch.models import CATEGORIES, Change, Clause, ClauseKind
 
 PRACTICES = CATEGORIES[:9]
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"(])")
@@ -69,6 +72,92 @@ def _sentences(checkout: Path, policies: int) -> list[str]:
             text = _MARKUP.sub(lambda m: m.group(1) or "", paragraph).strip()
             sentences.extend(s for s in _SENTENCE.split(text) if len(s) > 3)
     return sentences
+
+
+def _clauses(text: str) -> list[Clause]:
+    """A rough clause split (headings, list items, sentences) standing in for the real one."""
+    found: list[tuple[ClauseKind, str, tuple[str, ...]]] = []
+    section: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        heading = re.match(r"(#+)\s*(.*)", line)
+        if heading:
+            title = _MARKUP.sub(lambda m: m.group(1) or "", heading.group(2)).strip()
+            section = [*section[: len(heading.group(1)) - 1], title]
+            found.append(("heading", title, tuple(section[:-1])))
+            continue
+        kind: ClauseKind = "item" if re.match(r"([-*+]|\d+\.)\s", line) else "sentence"
+        line = _MARKUP.sub(lambda m: m.group(1) or "", line).strip()
+        parts = [line] if kind == "item" else _SENTENCE.split(line)
+        found.extend((kind, part, tuple(section)) for part in parts if len(part) > 3)
+    return [
+        Clause(i, kind, t, sec, re.sub(r"\W+", " ", t.lower()).strip())
+        for i, (kind, t, sec) in enumerate(found)
+    ]
+
+
+def _changes(old: list[Clause], new: list[Clause]) -> list[Change]:
+    """Added, removed and modified clauses by a plain sequence alignment (not policywatch.diff)."""
+    matcher = difflib.SequenceMatcher(None, [c.key for c in old], [c.key for c in new], False)
+    changes: list[Change] = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        olds, news = old[i1:i2], new[j1:j2]
+        while (
+            olds and news and difflib.SequenceMatcher(None, olds[0].key, news[0].key).ratio() > 0.6
+        ):
+            changes.append(Change("modified", olds.pop(0), news.pop(0)))
+        changes += [Change("removed", c, None) for c in olds]
+        changes += [Change("added", None, c) for c in news]
+    return changes
+
+
+def history(checkout: Path, policies: int) -> list[str]:
+    """Annotate every recorded change of a few privacy policies; counts only, no corpus text."""
+    lines = ["| policy | revisions | changed clauses | material | annotate ms (total) |"]
+    lines.append("|---|---:|---:|---:|---:|")
+    kinds: Counter[str] = Counter()
+    for path in sorted(checkout.glob("*/Privacy Policy.md"))[:policies]:
+        rel = str(path.relative_to(checkout))
+        log = subprocess.run(
+            ["git", "-C", str(checkout), "log", "--format=%H", "--", rel],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()[::-1]
+        texts = [
+            subprocess.run(
+                ["git", "-C", str(checkout), "show", f"{commit}:{rel}"],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            for commit in log
+        ]
+        changed = material = 0
+        spent = 0.0
+        for old, new in itertools.pairwise(texts):
+            # error pages and empty captures are flips of the whole text, not policy changes
+            if old == new or min(len(old), len(new)) < 2000:
+                continue
+            old_clauses, new_clauses = _clauses(old), _clauses(new)
+            changes = _changes(old_clauses, new_clauses)
+            start = time.perf_counter()
+            annotated = annotate(changes, old_clauses=old_clauses, new_clauses=new_clauses)
+            spent += time.perf_counter() - start
+            changed += len(annotated)
+            for change in annotated:
+                if change.material:
+                    material += 1
+                    kinds.update({r.split(":")[0] for r in change.reasons})
+        lines.append(
+            f"| {path.parent.name} | {len(texts)} | {changed} | {material} | {spent * 1000:.0f} |"
+        )
+    lines.append(
+        "\nreasons of material changes: " + ", ".join(f"{k} {n}" for k, n in kinds.most_common())
+    )
+    return lines
 
 
 def rate(texts: Sequence[str], fn: Callable[[str], object], clear: Callable[[], None]) -> float:
@@ -120,6 +209,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--shared", type=Path, default=Path("/work/shared"))
     parser.add_argument("--policies", type=int, default=8, help="corpus policies to time")
     parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="also annotate the recorded changes of N corpus privacy policies (needs --corpus)",
+    )
+    parser.add_argument(
         "--corpus",
         type=Path,
         default=Path("/tmp/pga"),
@@ -159,6 +254,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     else:
         print("| corpus policy sentences | - | skipped: no corpus bundle | |")
+
+    if args.history:
+        print("\n## Materiality over recorded policy histories (pga corpus)\n")
+        if (args.corpus / ".git").exists():
+            print("\n".join(history(args.corpus, args.history)))
+        else:
+            print(f"skipped: {args.corpus} is not a clone of pga-versions.bundle")
 
     lines, summary = scores(rows)
     print("\n## Agreement with OPP-115 validation labels (550 segments)\n")
