@@ -140,7 +140,7 @@ DATA: tuple[tuple[str, str], ...] = (
     (
         "usage data",
         r"\busage (?:data|information)\b|\blog (?:data|files|information)\b|"
-        r"\binteractions? with (?:our|the)\b|\bhow you use\b",
+        r"\bhow you use (?:our|the)\b",
     ),
     (
         "purchase history",
