@@ -74,6 +74,8 @@ class Facts:
 
 
 _KIND_DATA, _KIND_RECIPIENT, _KIND_PURPOSE, _KIND_PLACE, _KIND_RIGHT, _KIND_ACTION = range(6)
+#: not facts but the marks negation is read from, found in the same pass over the words
+_KIND_NOT_NEGATION, _KIND_NEGATION, _KIND_SPLIT = range(6, 9)
 _GERUND = {action: gerund for action, gerund, _ in lx.ACTIONS}
 _RIGHT_KIND = {label: kind for label, kind, _ in lx.RIGHTS}
 
@@ -88,6 +90,9 @@ def _build() -> tuple[CueSet, tuple[tuple[int, str, int], ...]]:
         (_KIND_PLACE, lx.PLACES),
         (_KIND_RIGHT, tuple((label, pattern) for label, _, pattern in lx.RIGHTS)),
         (_KIND_ACTION, tuple((action, pattern) for action, _, pattern in lx.ACTIONS)),
+        (_KIND_NOT_NEGATION, tuple(("", pattern) for pattern in lx.NOT_A_NEGATION)),
+        (_KIND_NEGATION, tuple(("", pattern) for pattern in lx.NEGATION)),
+        (_KIND_SPLIT, tuple(("", pattern) for pattern in lx.SPLIT_WORDS)),
     )
     for kind, table in tables:
         for rank, (label, pattern) in enumerate(table):
@@ -124,13 +129,16 @@ class _Part:
     rights: bool = False
 
 
-def _statements(text: str) -> list[tuple[int, int]]:
+def _statements(text: str, words: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans between the cuts of ``SPLIT`` and the (already found) ``SPLIT_WORDS``."""
+    cuts = [m.span() for m in lx.SPLIT.finditer(text)] + words
+    cuts.sort()
     spans = []
     start = 0
-    for cut in lx.SPLIT.finditer(text):
-        if cut.start() > start:
-            spans.append((start, cut.start()))
-        start = cut.end()
+    for cut_start, cut_end in cuts:
+        if cut_start > start:
+            spans.append((start, cut_start))
+        start = max(start, cut_end)
     if start < len(text):
         spans.append((start, len(text)))
     return spans or [(0, len(text))]
@@ -162,8 +170,21 @@ def _is_destination(text: str, pos: int, start: int) -> bool:
     )
 
 
-def _blank(text: str) -> str:
-    return lx.NOT_A_NEGATION.sub(lambda m: " " * len(m.group()), text)
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with ``spans`` (sorted) replaced by spaces, so offsets stay valid."""
+    if not spans:
+        return text
+    pieces = []
+    last = 0
+    for start, end in spans:
+        if end <= last:
+            continue
+        start = max(start, last)
+        pieces.append(text[last:start])
+        pieces.append(" " * (end - start))
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
 
 
 def _periods(text: str, spans: list[tuple[int, int]]) -> list[Period]:
@@ -196,9 +217,15 @@ def _unique(items: list[_T]) -> tuple[_T, ...]:
 def analyze(text: str) -> Facts:
     """The facts one clause states (see the module docstring for how negation is read)."""
     t = fold(text)
-    blanked = _blank(t)
-    spans = _statements(t)
-    all_negations = [(m.start(), m.end()) for m in lx.NEGATION.finditer(blanked)]
+    hits = [(_META[index], match) for index, match in _CUES.find(t)]
+    not_negations = sorted(m.span() for (kind, _, _), m in hits if kind == _KIND_NOT_NEGATION)
+    blanked = _blank(t, not_negations)
+    spans = _statements(t, [m.span() for (kind, _, _), m in hits if kind == _KIND_SPLIT])
+    all_negations = sorted(
+        m.span()
+        for (kind, _, _), m in hits
+        if kind == _KIND_NEGATION and not any(a <= m.start() < b for a, b in not_negations)
+    )
     foreign = _not_ours(blanked, spans)
     is_foreign = [any(a <= s < b for a, b in foreign) for s, _ in all_negations]
     #: the site's own negations (promises), others' (advice, other companies), and all (rights)
@@ -234,8 +261,9 @@ def analyze(text: str) -> Facts:
         return _DENIED if negation_before(pos, part, ours) else _STATED
 
     best: dict[int, tuple[int, int, str]] = {}
-    for index, match in _CUES.find(t):
-        kind, label, rank = _META[index]
+    for (kind, label, rank), match in hits:
+        if kind >= _KIND_NOT_NEGATION:
+            continue
         pos = match.start()
         part = part_of(pos)
         if part is None:

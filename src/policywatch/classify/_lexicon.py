@@ -43,6 +43,7 @@ __all__ = [
     "RETENTION_CONTEXT",
     "RIGHTS",
     "SPLIT",
+    "SPLIT_WORDS",
     "TRANSFER_CONTEXT",
     "UNIT_DAYS",
     "UNTIL_DELETED",
@@ -139,7 +140,7 @@ DATA: tuple[tuple[str, str], ...] = (
     (
         "usage data",
         r"\busage (?:data|information)\b|\blog (?:data|files|information)\b|"
-        r"\binteractions? with (?:our|the)\b|\bhow you use\b",
+        r"\bhow you use (?:our|the)\b",
     ),
     (
         "purchase history",
@@ -473,20 +474,34 @@ RIGHTS: tuple[tuple[str, str, str], ...] = (
 )
 
 #: phrases with a negative word that do not negate a practice; blanked before negation is read
-NOT_A_NEGATION = re.compile(
-    r"(?:but |and )?not (?:be )?limited to|without limitation|\bnot only\b|whether or not|"
-    r"\bor (?:may )?not\b|\bif not\b|\bnot necessarily\b|\bdo[- ]not[- ]track\b|"
-    r"\bdo not sell (?:or share )?my\b|\b(?:does|do|will|would|can|could) not (?:personally |"
-    r"directly |reasonably |otherwise )?identify|\bnon-\w+|\bno (?:later|more|less|fewer) than\b|"
-    r"\bno longer than\b|\bno (?:charge|cost|fee)\b|\b(?:if|unless|when|where|should|in case|once|"
-    r"after|before) you (?:do not|don't|did not|didn't|no longer|would not|wouldn't|would "
-    r"prefer not|prefer not|wish not|choose not|decide not|have not|haven't)\b|\byou (?:do not|"
-    r"don't) (?:have|need) to\b|\bnot (?:required|obligated|obliged) to provide\b|"
-    r"\bno longer (?:needed|necessary|required|relevant)\b|\bnot (?:\w+ )?discriminate\b"
+#: patterns of phrases with a negative word that do not negate a practice; blanked before
+#: negation is read (each a separate pattern so that ``CueSet`` can anchor it)
+NOT_A_NEGATION: tuple[str, ...] = (
+    r"\b(?:(?:but|and) )?not (?:be )?limited to\b",
+    r"\bwithout limitation\b",
+    r"\bnot (?:only|necessarily)\b",
+    r"\bwhether or not\b",
+    r"\bor (?:may )?not\b",
+    r"\bif not\b",
+    r"\bdo[- ]not[- ]track\b",
+    r"\bdo not sell (?:or share )?my\b",
+    r"\b(?:does|do|will|would|can|could) not (?:personally |directly |reasonably |otherwise )?"
+    r"identify",
+    r"\bnon-\w+",
+    r"\bno (?:later|more|less|fewer|longer) than\b",
+    r"\bno (?:charge|cost|fee)\b",
+    r"\b(?:if|unless|when|where|should|in case|once|after|before) you (?:do not|don't|did not|"
+    r"didn't|no longer|would not|wouldn't|would prefer not|prefer not|wish not|choose not|"
+    r"decide not|have not|haven't)\b",
+    r"\byou (?:do not|don't) (?:have|need) to\b",
+    r"\bnot (?:required|obligated|obliged) to provide\b",
+    r"\bno longer (?:needed|necessary|required|relevant)\b",
+    r"\bnot (?:\w+ )?discriminate\b",
 )
-NEGATION = re.compile(
-    r"\b(?:not|never|cannot|neither|nor|no longer|none)\b|n't\b|\bno\b|\bwithout\b(?= (?:your|"
-    r"their|prior|first|obtaining|asking))"
+NEGATION: tuple[str, ...] = (
+    r"\b(?:not|never|cannot|neither|nor|no longer|none|no)\b",
+    r"n't\b",
+    r"\bwithout(?= (?:your|their|prior|first|obtaining|asking)\b)",
 )
 #: rights that are only the reader's when the reader is named before them: "we delete your data
 #: after 30 days" is retention and "service providers have access to your data" is sharing
@@ -502,7 +517,9 @@ NOT_OURS = re.compile(
     r"\b(?:you|they|users?|parents?|visitors?|customers?|members?|partners|providers|others)"
     r"(?: (?:should|must|may|might|shall|will|would|can|could|do|does|did|are|is|have|also|still|"
     r"agree to|agree that you will))*(?: not| never|n't)\b|^ *(?:please )?(?:do not|don't|never)\b|"
-    r"\b(?:no|not|cannot|can't|can not) (?:\w+ ){0,2}(?:guarantee|warrant|ensure)\w*\b[^.;]*"
+    r"\b(?:no|not|cannot|can't|can not) (?:\w+ ){0,2}(?:guarantee|warrant|ensure)\w*\b[^.;]*|"
+    r"\b(?:preference|request|choice|option|signal|ask|asks|choose|want|wish|prefer)(?: us)? "
+    r"not to\b"
 )
 #: an action whose subject is the reader or another company, seen just before the verb
 OTHER_SUBJECT = re.compile(
@@ -514,10 +531,14 @@ OTHER_SUBJECT = re.compile(
 FIRST_PERSON = re.compile(r"\b(?:we|us|our)\b")
 #: a statement ends at these; a negation never reaches past them
 SPLIT = re.compile(
-    r";|\.(?:\s|$|<)|\?|!|\||<br ?/?>|\bbut\b|\bhowever\b|\bwhereas\b|\balthough\b|\bthough\b|"
-    r"\b(?:when|whenever|where|if|because)\b|"
-    r",\s*(?:and |but |so )?(?=(?:we|they|who|which|you|it|these|those)\b)|"
-    r"\band\s+(?=(?:we\s+)?(?:do|does|will|would|may|might|can|never|also|shall)\b)"
+    r";|(?<!\bi\.e)(?<!\be\.g)(?<!\betc)(?<!\binc)(?<!\bltd)(?<!\bco)(?<!\bu\.s)(?<!\bvs)"
+    r"\.(?=\s|$|<)|\?|!|\||<br ?/?>|,\s*(?:and |but |so )?(?=(?:we|they|who|which|you|it|"
+    r"these|those)\b)"
+)
+#: words that also end a statement (kept apart from ``SPLIT`` so that both search fast)
+SPLIT_WORDS: tuple[str, ...] = (
+    r"\b(?:but|however|whereas|although|though|when|whenever|where|if|because)\b",
+    r"\band\s+(?=(?:we\s+)?(?:do|does|will|would|may|might|can|never|also|shall)\b)",
 )
 #: what follows these inside a statement is the opposite of its main part ("do not share ...
 #: except with service providers")

@@ -13,7 +13,7 @@ those few.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 __all__ = ["CueSet", "anchors"]
 
@@ -22,8 +22,10 @@ _QUANTIFIERS = "?*{"
 _LITERAL = frozenset("abcdefghijklmnopqrstuvwxyz0123456789 '-@,:;\"/")
 #: escapes that stand for one literal character
 _ESCAPED = frozenset(".-'()/&+ @,:;?*[]{}|$^\"")
-#: the anchor dictionaries are keyed by up to this many leading characters
+#: anchors are compared on up to this many leading characters
 _KEY = 3
+#: words remembered per CueSet before the memo starts afresh (bounds memory on odd input)
+_MEMO_LIMIT = 50_000
 
 
 def _closing(source: str, start: int) -> int:
@@ -133,46 +135,81 @@ def anchors(pattern: str) -> set[str] | None:
 class CueSet:
     """Patterns found in one pass over a text's word starts.
 
-    ``find(text)`` yields ``(pattern index, match)`` for every position where a pattern matches
+    ``find(text)`` returns ``(pattern index, match)`` for every position where a pattern matches
     starting at a word start (and every match of the patterns without anchors), in no particular
     order. Overlapping matches of the same pattern at different word starts are all reported.
+
+    Which patterns can start at a word depends only on the word and the character after it, and
+    policies reuse a small vocabulary, so the candidates are memoised per word: after warm-up a
+    word costs one dictionary lookup.
     """
 
-    __slots__ = ("_by_key", "_compiled", "_unanchored")
+    __slots__ = ("_compiled", "_exact", "_memo", "_prefix", "_sources", "_unanchored")
 
     def __init__(self, patterns: Sequence[str]) -> None:
-        self._compiled = tuple(re.compile(p) for p in patterns)
-        by_key: list[dict[str, list[int]]] = [{} for _ in range(_KEY + 1)]
+        self._sources = tuple(patterns)
+        # compiled on first use: a diff of a few clauses needs few of them, and compiling all
+        # would cost tens of milliseconds at every start of the command line
+        self._compiled: list[re.Pattern[str] | None] = [None] * len(patterns)
+        #: anchors by their (truncated) text, and by each shorter prefix of it
+        exact: dict[str, list[int]] = {}
+        prefix: dict[str, list[int]] = {}
         unanchored: list[int] = []
         for index, pattern in enumerate(patterns):
             starts = anchors(pattern)
             if starts is None or "" in starts:
                 unanchored.append(index)
                 continue
-            for start in starts:
-                key = start[:_KEY]
-                by_key[len(key)].setdefault(key, []).append(index)
-        self._by_key = tuple({k: tuple(v) for k, v in d.items()} for d in by_key)
+            for start in sorted({s[:_KEY] for s in starts}):
+                exact.setdefault(start, []).append(index)
+                for n in range(1, len(start)):
+                    prefix.setdefault(start[:n], []).append(index)
+        self._exact = {k: tuple(v) for k, v in exact.items()}
+        self._prefix = {k: tuple(v) for k, v in prefix.items()}
         self._unanchored = tuple(unanchored)
+        self._memo: dict[str, tuple[int, ...]] = {}
+
+    @property
+    def patterns(self) -> tuple[str, ...]:
+        return self._sources
+
+    def _compile(self, index: int) -> re.Pattern[str]:
+        pattern = self._compiled[index] = re.compile(self._sources[index])
+        return pattern
 
     @property
     def unanchored(self) -> tuple[int, ...]:
         """Indexes of the patterns searched the slow way (see the module docstring)."""
         return self._unanchored
 
-    def find(self, text: str) -> Iterator[tuple[int, re.Match[str]]]:
+    def _candidates(self, key: str) -> tuple[int, ...]:
+        """Patterns that may match where ``key`` (a word and the character after it) starts."""
+        found: list[int] = []
+        for n in range(1, min(len(key), _KEY) + 1):
+            found.extend(self._exact.get(key[:n], ()))
+        if len(key) < _KEY:  # an anchor longer than the key may still match: let match decide
+            found.extend(self._prefix.get(key, ()))
+        if len(self._memo) > _MEMO_LIMIT:
+            self._memo.clear()
+        result = self._memo[key] = tuple(sorted(set(found)))
+        return result
+
+    def find(self, text: str) -> list[tuple[int, re.Match[str]]]:
         compiled = self._compiled
-        _, one, two, three = self._by_key
-        for index in self._unanchored:
-            for match in compiled[index].finditer(text):
-                yield index, match
+        memo = self._memo
+        found = [
+            (i, m)
+            for i in self._unanchored
+            for m in (compiled[i] or self._compile(i)).finditer(text)
+        ]
         for word in _WORD_START.finditer(text):
-            pos = word.start()
-            for table, width in ((three, 3), (two, 2), (one, 1)):
-                candidates = table.get(text[pos : pos + width])
-                if candidates is None:
-                    continue
-                for index in candidates:
-                    found = compiled[index].match(text, pos)
-                    if found is not None:
-                        yield index, found
+            pos, end = word.span()
+            key = text[pos : end + 1]
+            candidates = memo.get(key)
+            if candidates is None:
+                candidates = self._candidates(key)
+            for index in candidates:
+                match = (compiled[index] or self._compile(index)).match(text, pos)
+                if match is not None:
+                    found.append((index, match))
+        return found
