@@ -292,6 +292,7 @@ class Store:
                             status="sending",
                             lease_owner=owner,
                             lease_expires_at=now + lease,
+                            next_attempt_at=now + lease,
                             attempts=outbox.c.attempts + 1,
                         )
                     )
@@ -299,16 +300,17 @@ class Store:
             # every candidate was cancelled: look again, more may be due behind them
 
     def _due(self, conn: Connection, now: datetime, limit: int) -> list[int]:
-        """Ids of due rows, expired leases first (oldest work), then queued rows by due time."""
+        """Ids of due rows, expired leases first (oldest work), then queued rows by due time.
+
+        A leased row's ``next_attempt_at`` is its lease expiry, so both lookups are range scans
+        of the one (status, next_attempt_at, id) index, however many rows are in flight.
+        """
         ids: list[int] = []
-        for status, column in (
-            ("sending", outbox.c.lease_expires_at),
-            ("queued", outbox.c.next_attempt_at),
-        ):
+        for status in ("sending", "queued"):
             query = (
                 sa.select(outbox.c.id)
-                .where(outbox.c.status == status, column <= now)
-                .order_by(column, outbox.c.id)
+                .where(outbox.c.status == status, outbox.c.next_attempt_at <= now)
+                .order_by(outbox.c.next_attempt_at, outbox.c.id)
                 .limit(limit - len(ids))
             )
             if self.dialect == "postgresql":
@@ -456,6 +458,7 @@ class Store:
                     status="queued",
                     lease_owner=None,
                     lease_expires_at=None,
+                    next_attempt_at=self._now(),
                     attempts=sa.case((outbox.c.attempts > 0, outbox.c.attempts - 1), else_=0),
                 )
             )

@@ -154,6 +154,7 @@ outbox = sa.Table(
     ),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
+    # when the row may next be claimed: for a leased ("sending") row, when its lease expires
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
     sa.Column("lease_owner", sa.String(200), nullable=True),
     sa.Column("lease_expires_at", UTCDateTime, nullable=True),
