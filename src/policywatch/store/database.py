@@ -6,6 +6,8 @@ every query is written once in SQLAlchemy Core and the tests run on both.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -81,7 +83,7 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             if not memory:
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _enable_wal(cursor)
                 cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
@@ -93,6 +95,25 @@ def _sqlite_engine(url: URL) -> Engine:
         conn.exec_driver_sql(mode)
 
     return engine
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch a database file to WAL once; the mode is then stored in the file.
+
+    Switching needs an exclusive lock and SQLite does not wait for it (no busy handler), so two
+    processes opening a fresh database at once would fail with "database is locked". Reading
+    the mode first makes the usual case lock-free; the switch itself is retried.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def describe_error(exc: BaseException) -> str:
