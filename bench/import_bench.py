@@ -118,6 +118,11 @@ def main() -> int:
     parser.add_argument("bundle", nargs="?", type=Path, default=BUNDLE)
     parser.add_argument("--shell-limit", type=int, default=None, help="shell loop: first N only")
     parser.add_argument("--no-per-path", action="store_true", help="skip run 2")
+    parser.add_argument(
+        "--semantic-only",
+        action="store_true",
+        help="only run 1, with the real describe (clause diff + classifier), as `import` does",
+    )
     args = parser.parse_args()
     if not args.bundle.exists():
         print(f"skipped: {args.bundle} is not here (it is only on the project's bench machine)")
@@ -140,6 +145,31 @@ def main() -> int:
         assert len({pid for _, pid in files}) == len(files), "policy ids collide"
         commits = int(git(src, "rev-list", "--count", "HEAD"))
         print(f"source: {args.bundle.name}, {commits} commits, {len(files)} documents\n")
+
+        if args.semantic_only:
+            from policywatch.tracker import describe_change
+
+            def semantic(previous: str | None, new: str) -> Description:
+                d = describe_change(previous, new, title="policy")
+                return Description(
+                    kind=d.kind, material=d.material, summary=d.summary, categories=d.categories
+                )
+
+            archive = GitArchive.open(tmp / "semantic")
+            wall, cpu, report = timed(
+                lambda: import_histories(archive, src, files, describe=semantic)
+            )
+            n = report.imported
+            kinds: dict[str, int] = {}
+            for r in archive.log():
+                key = f"{r.kind}{' material' if r.material else ''}"
+                kinds[key] = kinds.get(key, 0) + 1
+            print(
+                f"semantic import_histories: {n} revisions in {wall:.1f} s = {n / wall:.0f}/s"
+                f"  (CPU {cpu:.1f} s; skipped {report.skipped}, restores {report.restores})"
+            )
+            print("kinds:", ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+            return 0
 
         # 1. one bulk import
         bulk = GitArchive.open(tmp / "bulk")
