@@ -406,9 +406,13 @@ def import_(
         if not POLICY_ID.match(policy):
             raise InputError(f"--policy {policy!r}: expected lower-case letters, digits and dashes")
         report = _tracker(ctx, config_path).import_history(repo, path, policy)
+    span = ""
+    if report.first and report.last:
+        span = f", {report.first:%Y-%m-%d} to {report.last:%Y-%m-%d}"
     click.echo(
-        f"imported {report.imported} revision(s) of {policy} from {repo}:{path}"
-        f" ({report.skipped} unchanged skipped)"
+        f"imported {report.imported} revision(s) of {policy} from {repo}:{path}{span}"
+        f" ({report.skipped} unchanged skipped, {report.already} already archived,"
+        f" {report.restores} restoring an earlier text)"
     )
 
 

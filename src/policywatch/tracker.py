@@ -484,21 +484,29 @@ class Tracker:
         )
 
     def import_history(self, repo: Path, path: str, policy_id: str) -> ImportReport:
+        """Backfill a history from another repository, then publish the feeds."""
+        from .archive import content_hash
         from .history import Description as HistoryDescription
         from .history import import_history
+        from .publish import remember_changes
 
         policy = self.config.policy(policy_id)
         title = policy.title if policy else policy_id
 
         def describe(previous: str | None, new: str) -> HistoryDescription:
             d = describe_change(previous, new, title=title)
+            if d.diff is not None and previous is not None:
+                remember_changes(self, content_hash(previous), content_hash(new), d.diff)
             return HistoryDescription(
                 kind=d.kind, material=d.material, summary=d.summary, categories=d.categories
             )
 
-        return import_history(
+        report = import_history(
             self.archive, repo, path, policy_id, describe=describe, source=f"{repo}:{path}"
         )
+        if report.imported:
+            self.publish()
+        return report
 
 
 def diff_files(old: Path, new: Path) -> Diff:
