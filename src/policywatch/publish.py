@@ -4,7 +4,8 @@ Every feed entry lists the clauses its revision changed, so building the feeds n
 every announced revision against the one before it. The diff of two texts never changes, so each
 pair's clause list is computed once and kept as JSON in the archive's git directory
 (``.git/policywatch/changes/<old hash>-<new hash>.json``), written by whoever computed the diff
-(``check``, ``import``); publishing a long history diffs nothing it has seen before. The cache is derived data: deleting it costs time, never information.
+(``check``, ``import``); publishing a long history diffs nothing it has seen before. The
+cache is derived data: deleting it costs time, never information.
 """
 
 from __future__ import annotations
