@@ -196,6 +196,8 @@ def test_import_keeps_the_original_dates(site: Path, tmp_path: Path) -> None:
     assert revisions[0]["material"] is True
     in_force = run("show", "example", "2023-06-01").output
     assert "location" not in in_force and "e-mail" in in_force
+    feed = (site / "feeds" / "example.atom").read_text()  # published after the import
+    assert "2023-09-15" in feed and "location" in feed
 
 
 def test_init_writes_a_site_that_checks_cleanly(tmp_path: Path) -> None:
