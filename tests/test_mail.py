@@ -10,22 +10,27 @@ import re
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from policywatch.config import SiteConfig
-from policywatch.errors import ConfigError, InputError
+import smtpfixture
+from policywatch.config import MailConfig, SiteConfig
+from policywatch.errors import ConfigError, DeliveryError, InputError
 from policywatch.mail import (
     MAX_LISTED,
     ChangeNotice,
     DkimSigner,
     NoticeClause,
+    OutgoingMessage,
+    RateLimiter,
     Recipient,
     RenderedChange,
+    SmtpMailer,
     build_confirmation,
     build_message,
     message_id,
@@ -35,6 +40,10 @@ from policywatch.mail import (
     sender_domain,
 )
 from policywatch.models import Change, Clause, Diff, DiffStats, Revision, Side
+from smtpfixture import SmtpServer
+
+smtp_server = smtpfixture.smtp_server
+smtp_auth_server = smtpfixture.smtp_auth_server
 
 SITE = SiteConfig(name="Example Co.", base_url="https://example.com/")
 SENDER = "Example Co. <privacy@example.com>"
@@ -450,6 +459,13 @@ def test_confirmation_email() -> None:
         build_confirmation(SITE, "a@example.org", url, ["P"], sender=SENDER, scope="weekly")
 
 
+def test_dates_keep_their_instant_in_any_zone() -> None:
+    paris = timezone(timedelta(hours=1))
+    notice = make_notice_with(make_notice(), date=T0.astimezone(paris))
+    msg = parse(build_message(render_change(notice), recipient(), sender=SENDER))
+    assert msg["Date"].datetime == T0
+
+
 # -- DKIM -------------------------------------------------------------------------------------
 
 
@@ -511,3 +527,243 @@ def test_dkim_bad_key_is_a_config_error() -> None:
         pytest.skip("dkimpy not installed")
     with pytest.raises(ConfigError, match="DKIM key"):
         DkimSigner(domain="example.com", selector="pw", private_key=b"not a key")
+
+
+# -- sending ----------------------------------------------------------------------------------
+
+
+def mail_config(server: SmtpServer, **overrides: object) -> MailConfig:
+    values: dict[str, object] = {
+        "host": server.host,
+        "port": server.port,
+        "sender": SENDER,
+        "rate": 10_000.0,
+        "connections": 2,
+    }
+    values.update(overrides)
+    return MailConfig(**values)  # type: ignore[arg-type]
+
+
+def outgoing(rendered: RenderedChange, count: int, start: int = 1) -> list[OutgoingMessage]:
+    out = []
+    for n in range(start, start + count):
+        reader = recipient(n)
+        out.append(
+            OutgoingMessage(
+                key=n, recipient=reader.email, data=build_message(rendered, reader, sender=SENDER)
+            )
+        )
+    return out
+
+
+async def test_messages_arrive_as_built(smtp_server: SmtpServer, rendered: RenderedChange) -> None:
+    messages = outgoing(rendered, 3)
+    async with SmtpMailer(mail_config(smtp_server), local_hostname="pw.test") as mailer:
+        results = await mailer.send(messages)
+    assert [r.status for r in results] == ["ok"] * 3
+    assert [r.key for r in results] == [1, 2, 3]
+    assert all("queued as" in r.reply and r.error is None for r in results)
+    assert sorted(smtp_server.recipients()) == [m.recipient for m in messages]
+    for arrived in smtp_server.arrived:
+        assert arrived.mail_from == "privacy@example.com"  # the bare address, no display name
+        msg = arrived.message()
+        assert msg["To"] == arrived.rcpt_tos[0]
+        assert msg.get_content_type() == "multipart/alternative"
+        n = arrived.rcpt_tos[0].removeprefix("reader").split("@")[0]
+        assert msg["List-Unsubscribe"] == f"<https://example.com/unsubscribe/u-{n}>"
+        text, _ = bodies(msg)
+        assert "We share your email address with advertising partners." in text
+
+
+async def test_pool_reuses_connections_across_messages_and_calls(
+    smtp_server: SmtpServer, rendered: RenderedChange
+) -> None:
+    mailer = SmtpMailer(mail_config(smtp_server, connections=2), local_hostname="pw.test")
+    try:
+        first = await mailer.send(outgoing(rendered, 20))
+        second = await mailer.send(outgoing(rendered, 10, start=21))
+    finally:
+        await mailer.close()
+    assert all(r.ok for r in first + second)
+    assert len(smtp_server.arrived) == 30
+    assert 1 <= smtp_server.connections <= 2  # open once, send many
+    assert mailer.connections_opened == smtp_server.connections
+    assert mailer.live_connections() == 0  # closed
+
+
+async def test_reconnects_when_the_server_drops_the_connection(
+    smtp_server: SmtpServer, rendered: RenderedChange
+) -> None:
+    smtp_server.drop_after = 3
+    async with SmtpMailer(
+        mail_config(smtp_server, connections=1), local_hostname="pw.test"
+    ) as mailer:
+        results = await mailer.send(outgoing(rendered, 10))
+    assert [r.status for r in results] == ["ok"] * 10
+    assert sorted(smtp_server.recipients()) == sorted(
+        f"reader{n}@example.org" for n in range(1, 11)
+    )
+    assert smtp_server.connections == 4  # 3 + 3 + 3 + 1
+
+
+async def test_a_421_goodbye_is_retried_on_a_fresh_connection(
+    smtp_server: SmtpServer, rendered: RenderedChange
+) -> None:
+    smtp_server.drop_after = 2
+    smtp_server.drop_reply = "421 4.7.0 Too many messages on this connection"
+    async with SmtpMailer(
+        mail_config(smtp_server, connections=1), local_hostname="pw.test"
+    ) as mailer:
+        results = await mailer.send(outgoing(rendered, 5))
+    assert [r.status for r in results] == ["ok"] * 5
+    assert len(smtp_server.arrived) == 5 and smtp_server.connections == 3
+
+
+async def test_connections_beyond_the_relays_cap_give_way_to_the_others(
+    smtp_server: SmtpServer, rendered: RenderedChange
+) -> None:
+    smtp_server.max_connections = 2
+    async with SmtpMailer(
+        mail_config(smtp_server, connections=4), local_hostname="pw.test"
+    ) as mailer:
+        results = await mailer.send(outgoing(rendered, 12))
+    assert [r.status for r in results] == ["ok"] * 12  # a busy relay is not a broken sender
+    assert len(smtp_server.arrived) == 12
+    assert smtp_server.peak <= 2
+
+
+async def test_451_is_temporary_and_550_permanent_for_that_address_only(
+    smtp_server: SmtpServer, rendered: RenderedChange
+) -> None:
+    smtp_server.rcpt_replies["reader2@example.org"] = "451 4.3.0 Mailbox busy, try later"
+    smtp_server.rcpt_replies["reader4@example.org"] = "550 5.1.1 User unknown"
+    async with SmtpMailer(mail_config(smtp_server), local_hostname="pw.test") as mailer:
+        results = await mailer.send(outgoing(rendered, 5))
+    by_key = {r.key: r for r in results}
+    assert [by_key[n].status for n in range(1, 6)] == [
+        "ok",
+        "temporary",
+        "ok",
+        "permanent",
+        "ok",
+    ]
+    temporary, permanent = by_key[2], by_key[4]
+    assert temporary.code == 451 and "try later" in temporary.reply and not temporary.suppress
+    assert permanent.code == 550 and "User unknown" in permanent.reply and permanent.suppress
+    assert permanent.stage == "rcpt"
+    err = permanent.error
+    assert isinstance(err, DeliveryError) and err.permanent and not err.fatal
+    assert "reader4@example.org" in str(err) and "550" in str(err)
+    temp_err = temporary.error
+    assert temp_err is not None and not temp_err.permanent and not temp_err.fatal
+    assert sorted(smtp_server.recipients()) == [
+        "reader1@example.org",
+        "reader3@example.org",
+        "reader5@example.org",
+    ]
+
+
+async def test_content_refused_at_data_is_permanent_but_does_not_suppress(
+    smtp_server: SmtpServer, rendered: RenderedChange
+) -> None:
+    smtp_server.data_replies["reader1@example.org"] = "554 5.7.1 Message rejected as spam"
+    async with SmtpMailer(mail_config(smtp_server), local_hostname="pw.test") as mailer:
+        (result, other) = await mailer.send(outgoing(rendered, 2))
+    assert result.status == "permanent" and result.stage == "data" and not result.suppress
+    assert other.ok
+
+
+async def test_failed_login_is_fatal_and_suppresses_nobody(
+    smtp_auth_server: SmtpServer, rendered: RenderedChange
+) -> None:
+    config = mail_config(smtp_auth_server, username="sender", password="wrong")
+    async with SmtpMailer(config, local_hostname="pw.test") as mailer:
+        results = await mailer.send(outgoing(rendered, 6))
+    assert [r.status for r in results] == ["fatal"] * 6
+    assert results[0].code == 535 and results[0].stage == "connect"
+    assert not any(r.suppress for r in results)
+    assert all(r.error is not None and r.error.fatal for r in results)
+    assert smtp_auth_server.arrived == []
+    assert smtp_auth_server.connections == 1  # stopped at once, no hammering
+
+
+async def test_login_with_the_right_password_sends(
+    smtp_auth_server: SmtpServer, rendered: RenderedChange
+) -> None:
+    config = mail_config(
+        smtp_auth_server, username=smtpfixture.USERNAME, password=smtpfixture.PASSWORD
+    )
+    async with SmtpMailer(config, local_hostname="pw.test") as mailer:
+        results = await mailer.send(outgoing(rendered, 3))
+    assert all(r.ok for r in results)
+    assert len(smtp_auth_server.arrived) == 3
+
+
+async def test_missing_login_is_fatal_not_a_bounce(
+    smtp_auth_server: SmtpServer, rendered: RenderedChange
+) -> None:
+    async with SmtpMailer(mail_config(smtp_auth_server), local_hostname="pw.test") as mailer:
+        results = await mailer.send(outgoing(rendered, 3))
+    assert [r.status for r in results] == ["fatal"] * 3
+    assert results[0].code == 530
+
+
+async def test_a_relay_refusing_everything_stops_the_run(
+    smtp_server: SmtpServer, rendered: RenderedChange
+) -> None:
+    smtp_server.mail_reply = "554 5.7.1 Sender address rejected: not owned by user"
+    async with SmtpMailer(
+        mail_config(smtp_server, connections=1), local_hostname="pw.test"
+    ) as mailer:
+        results = await mailer.send(outgoing(rendered, 8))
+    assert [r.status for r in results] == ["fatal"] * 8
+    assert results[0].stage == "mail" and results[0].code == 554
+    assert all("not attempted" in r.reply for r in results[1:])
+    assert smtp_server.mail_commands == 1
+
+
+async def test_relaying_denied_on_rcpt_is_fatal_not_permanent(
+    smtp_server: SmtpServer, rendered: RenderedChange
+) -> None:
+    smtp_server.rcpt_replies["reader1@example.org"] = "554 5.7.1 Relay access denied"
+    async with SmtpMailer(
+        mail_config(smtp_server, connections=1), local_hostname="pw.test"
+    ) as mailer:
+        results = await mailer.send(outgoing(rendered, 3))
+    assert results[0].status == "fatal" and not results[0].suppress
+
+
+async def test_connection_refused_is_fatal(rendered: RenderedChange) -> None:
+    nobody = SmtpServer(port=smtpfixture._free_port())  # nothing listens there
+    async with SmtpMailer(mail_config(nobody), local_hostname="pw.test", timeout=5) as mailer:
+        results = await mailer.send(outgoing(rendered, 4))
+    assert [r.status for r in results] == ["fatal"] * 4
+    assert results[0].stage == "connect"
+
+
+async def test_rate_limit_is_respected_across_connections(
+    smtp_server: SmtpServer, rendered: RenderedChange
+) -> None:
+    config = mail_config(smtp_server, rate=100.0, connections=4)
+    messages = outgoing(rendered, 20)
+    async with SmtpMailer(config, local_hostname="pw.test") as mailer:
+        started = time.perf_counter()
+        results = await mailer.send(messages)
+        elapsed = time.perf_counter() - started
+    assert all(r.ok for r in results)
+    assert elapsed >= 0.18  # 20 messages at 100/s: 19 gaps of 10 ms, however many connections
+
+
+async def test_rate_limiter_spaces_slots() -> None:
+    limiter = RateLimiter(200.0)
+    started = time.perf_counter()
+    for _ in range(11):
+        await limiter.acquire()
+    assert time.perf_counter() - started >= 0.045  # 10 gaps of 5 ms
+    with pytest.raises(InputError):
+        RateLimiter(0)
+
+
+def test_mailer_refuses_an_unusable_sender() -> None:
+    with pytest.raises(ConfigError, match=r"mail\.sender"):
+        SmtpMailer(MailConfig(sender="not an address"))

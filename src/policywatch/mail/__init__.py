@@ -46,6 +46,7 @@ from .notice import (
     plain_reason,
     sender_domain,
 )
+from .smtp import Mailer, OutgoingMessage, RateLimiter, SendResult, SendStatus, SmtpMailer
 
 __all__ = [
     "CATEGORY_LABELS",
@@ -54,10 +55,16 @@ __all__ = [
     "SIGNED_HEADERS",
     "ChangeNotice",
     "DkimSigner",
+    "Mailer",
     "NoticeClause",
+    "OutgoingMessage",
+    "RateLimiter",
     "Recipient",
     "RenderedChange",
+    "SendResult",
+    "SendStatus",
     "SiteLike",
+    "SmtpMailer",
     "build_confirmation",
     "build_message",
     "dkim_available",
