@@ -27,7 +27,6 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.utils import parseaddr
 from typing import TYPE_CHECKING, Literal, Protocol
 
 import aiosmtplib
@@ -184,6 +183,8 @@ class _Connection:
         auth = False
         try:
             await smtp.connect()
+            if smtp.is_ehlo_or_helo_needed:
+                await smtp.ehlo()
         except aiosmtplib.SMTPResponseException as exc:
             code, reply = exc.code, exc.message
             auth = isinstance(exc, aiosmtplib.SMTPAuthenticationError)
@@ -202,49 +203,73 @@ class _Connection:
         return _result(msg, "fatal", code, reply, "connect")
 
     async def deliver(self, msg: OutgoingMessage) -> SendResult:
-        sender = msg.sender or self._mailer.envelope_from
-        for attempt in (0, 1):
-            retry = attempt == 0
+        try:
+            sender = envelope_address(msg.sender) if msg.sender else self._mailer.envelope_from
+        except InputError as exc:
+            return _result(msg, "fatal", None, str(exc), "mail")
+        try:
+            recipient = envelope_address(msg.recipient)
+        except InputError as exc:
+            return _result(msg, "permanent", None, str(exc), "rcpt")
+        for retry in (True, False):
             if not self.live:
                 failed = await self._open(msg)
                 if failed is not None:
                     return failed
             assert self._smtp is not None
             try:
-                _, reply = await self._smtp.sendmail(sender, [msg.recipient], msg.data)
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                refused = exc.recipients[0]
-                if refused.code == 421 and retry:
-                    self.drop()
-                    continue
-                return _rcpt_result(msg, refused.code, refused.message)
-            except aiosmtplib.SMTPSenderRefused as exc:
-                if exc.code == 421 and retry:
-                    self.drop()
-                    continue
-                status: SendStatus = "temporary" if exc.code < 500 else "fatal"
-                return _result(msg, status, exc.code, exc.message, "mail")
-            except aiosmtplib.SMTPResponseException as exc:
-                # SMTPDataError, or a 421 answered to any command
-                if exc.code == 421 and retry:
-                    self.drop()
-                    continue
-                stage: Stage = "data" if isinstance(exc, aiosmtplib.SMTPDataError) else "mail"
-                if exc.code in _AUTH_CODES:
-                    return _result(msg, "fatal", exc.code, exc.message, stage)
-                status = "temporary" if exc.code < 500 else "permanent"
-                return _result(msg, status, exc.code, exc.message, stage)
-            except (ValueError, UnicodeError) as exc:
-                # aiosmtplib refuses an address it cannot put on the wire
-                return _result(msg, "permanent", None, f"invalid address: {exc}", "rcpt")
+                result = await self._transaction(self._smtp, sender, recipient, msg)
             except (aiosmtplib.SMTPException, OSError) as exc:
                 # dropped connection or timeout: the session is unusable either way
                 self.drop()
                 if retry:
                     continue
                 return _result(msg, "temporary", None, str(exc) or type(exc).__name__, "connection")
-            return _result(msg, "ok", 250, reply, "data")
+            if result.code == 421 and retry:
+                # the server is closing this session ("too many messages", shutting down)
+                self.drop()
+                continue
+            return result
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _transaction(
+        self, smtp: aiosmtplib.SMTP, sender: str, recipient: str, msg: OutgoingMessage
+    ) -> SendResult:
+        """MAIL, RCPT, DATA for one message, the stage of any refusal known exactly.
+
+        Driven command by command rather than through ``sendmail``, which parses both addresses
+        twice with :func:`email.utils.parseaddr` and normalises the whole message twice per copy:
+        that was a third of the client's time. Here the addresses are checked once
+        (:func:`envelope_address`) and ``data`` normalises once.
+        """
+        reply = await smtp.execute_command(b"MAIL", b"FROM:<" + sender.encode("ascii") + b">")
+        if reply.code != 250:
+            await self._reset(smtp)
+            status: SendStatus = "temporary" if reply.code < 500 else "fatal"
+            return _result(msg, status, reply.code, reply.message, "mail")
+        reply = await smtp.execute_command(b"RCPT", b"TO:<" + recipient.encode("ascii") + b">")
+        if reply.code not in (250, 251):
+            await self._reset(smtp)
+            return _rcpt_result(msg, reply.code, reply.message)
+        try:
+            reply = await smtp.data(msg.data)
+        except aiosmtplib.SMTPDataError as exc:
+            await self._reset(smtp)
+            if exc.code in _AUTH_CODES:
+                return _result(msg, "fatal", exc.code, exc.message, "data")
+            status = "temporary" if exc.code < 500 else "permanent"
+            return _result(msg, status, exc.code, exc.message, "data")
+        return _result(msg, "ok", reply.code, reply.message, "data")
+
+    @staticmethod
+    async def _reset(smtp: aiosmtplib.SMTP) -> None:
+        """RSET after a refusal, so the next MAIL starts a clean envelope."""
+        if not smtp.is_connected:
+            return
+        try:
+            await smtp.rset()
+        except (aiosmtplib.SMTPException, OSError):
+            smtp.close()
 
 
 def _result(
@@ -281,9 +306,8 @@ class SmtpMailer:
         self.config = config
         self.timeout = timeout
         self.local_hostname = local_hostname
-        _, address = parseaddr(config.sender)
         try:
-            self.envelope_from = envelope_address(address or config.sender)
+            self.envelope_from = envelope_address(config.sender)
         except InputError as exc:
             raise ConfigError(
                 f"got {config.sender!r}", key="mail.sender", expected="Name <user@domain>"
