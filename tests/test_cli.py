@@ -196,6 +196,8 @@ def test_import_keeps_the_original_dates(site: Path, tmp_path: Path) -> None:
     assert revisions[0]["material"] is True
     in_force = run("show", "example", "2023-06-01").output
     assert "location" not in in_force and "e-mail" in in_force
+    feed = (site / "feeds" / "example.atom").read_text()  # published after the import
+    assert "2023-09-15" in feed and "location" in feed
 
 
 def test_init_writes_a_site_that_checks_cleanly(tmp_path: Path) -> None:
@@ -212,6 +214,8 @@ def test_init_writes_a_site_that_checks_cleanly(tmp_path: Path) -> None:
 
 
 def test_a_bad_config_is_exit_2_and_writes_nothing(tmp_path: Path) -> None:
+    tmp_path = tmp_path / "site"
+    tmp_path.mkdir()
     (tmp_path / "config.toml").write_text('[[policy]]\nid = "Bad Id"\nsource = "x.md"\n')
     result = CliRunner().invoke(cli, ["check", "--config", str(tmp_path / "config.toml")])
     assert result.exit_code == 2 and "policy[0].id" in result.output

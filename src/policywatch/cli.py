@@ -29,15 +29,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_CONFIG = "config.toml"
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("policywatch")
-    except PackageNotFoundError:  # running from a source tree
-        return "0+unknown"
-
-
 @contextmanager
 def _errors() -> Iterator[None]:
     """Turn our exceptions into one clean line on stderr and the error's exit code."""
@@ -87,7 +78,7 @@ def _color(option: bool | None) -> bool:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(_version(), prog_name="policywatch")
+@click.version_option(package_name="policywatch", prog_name="policywatch")  # resolved lazily
 @config_option
 def cli(config_path: Path | None) -> None:
     """Watch published policies, archive every revision in git, and explain each change.
@@ -205,10 +196,11 @@ def diff(
     policywatch diff privacy 2024-05-01     from the revision in force that day to the latest
     policywatch diff privacy latest~3 latest~1
     """
+    use_color = _color(color)
     with _errors():
         result = _diff(ctx, args, config_path)
-        out = _render(result, fmt, _color(color))
-    click.echo(out, nl=not out.endswith("\n"))
+        out = _render(result, fmt, use_color)
+    click.echo(out, nl=not out.endswith("\n"), color=use_color)
 
 
 def _diff(ctx: click.Context, args: tuple[str, ...], config_path: Path | None) -> Diff:
@@ -414,9 +406,13 @@ def import_(
         if not POLICY_ID.match(policy):
             raise InputError(f"--policy {policy!r}: expected lower-case letters, digits and dashes")
         report = _tracker(ctx, config_path).import_history(repo, path, policy)
+    span = ""
+    if report.first and report.last:
+        span = f", {report.first:%Y-%m-%d} to {report.last:%Y-%m-%d}"
     click.echo(
-        f"imported {report.imported} revision(s) of {policy} from {repo}:{path}"
-        f" ({report.skipped} unchanged skipped)"
+        f"imported {report.imported} revision(s) of {policy} from {repo}:{path}{span}"
+        f" ({report.skipped} unchanged skipped, {report.already} already archived,"
+        f" {report.restores} restoring an earlier text)"
     )
 
 

@@ -87,6 +87,7 @@ class Clause:
     ``text`` is the readable text (markup and link targets removed, link text kept);
     ``key`` is the normalised form used for matching: two clauses with the same key differ only in
     presentation (white space, quotes and dashes, emphasis, link targets, numbering, case).
+    Equal ``text`` and ``source`` means unchanged; equal ``key`` otherwise means editorial.
     """
 
     index: int
@@ -94,6 +95,9 @@ class Clause:
     text: str
     section: tuple[str, ...]
     key: str
+    #: the clause as written (Markdown, white space collapsed): tells an edit of a link target or
+    #: of emphasis, invisible in ``text``, from no edit at all, so it can be listed as editorial
+    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .config import Config, PolicyConfig
-from .errors import InputError, RevisionNotFound, SourceError
+from .errors import ExtractError, InputError, RevisionNotFound, SourceError
 from .models import CATEGORIES, Diff, Document, Revision, RevisionKind, Side, Snapshot
 
 if TYPE_CHECKING:
     from .archive import GitArchive
     from .history import ImportReport
+    from .state import StateFile
 
 __all__ = [
     "CheckReport",
@@ -37,6 +38,16 @@ CheckStatus = Literal["first", "changed", "editorial", "unchanged", "error"]
 
 #: how many earlier revisions a new text is compared with to spot A/B flip-flops and reverts
 RESTORE_WINDOW = 5
+#: first back-off step of a failing web source across runs (doubles per failure, capped at 24 h)
+BACKOFF_BASE = timedelta(minutes=5)
+
+
+def extraction_fingerprint(policy: PolicyConfig) -> str:
+    """What the extracted text depends on besides the bytes: selectors and extractor version."""
+    from .extract import EXTRACTOR_VERSION
+
+    material = "\x1f".join([EXTRACTOR_VERSION, "select", *policy.select, "remove", *policy.remove])
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,16 +143,13 @@ def _categories(diff: Diff) -> tuple[str, ...]:
     return tuple(c for c in CATEGORIES if c in seen)
 
 
-def content_hash(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 class Tracker:
     """Everything policywatch does, for one site described by a :class:`Config`."""
 
     def __init__(self, config: Config, *, archive: GitArchive | None = None) -> None:
         self.config = config
         self._archive = archive
+        self._state: StateFile | None = None
 
     @property
     def archive(self) -> GitArchive:
@@ -194,28 +202,168 @@ class Tracker:
 
     # -- checking --------------------------------------------------------------------------
 
+    @property
+    def state(self) -> StateFile:
+        """Per-source memory between runs (validators, failure streaks), beside the archive."""
+        if self._state is None:
+            from .state import StateFile
+
+            self._state = StateFile(self.archive.git_dir / "policywatch" / "sources.json")
+        return self._state
+
     def check(self, policy_ids: Sequence[str] = ()) -> CheckReport:
-        """One pass over the sources, recording what changed; a failing source stops no other."""
+        """One pass over the sources, recording what changed; a failing source stops no other.
+
+        Policies named explicitly are always read; otherwise a web source that keeps failing is
+        skipped until its back-off expires, and reported as an error meanwhile (never silently).
+        """
         policies = [self._policy(pid) for pid in policy_ids] if policy_ids else self.config.policies
-        results = []
+        state = self.state
+        now = datetime.now(UTC)
+        results: dict[str, CheckResult] = {}
         for policy in policies:
             try:
-                snapshot = self.read_source(policy)
-                results.append(self.record(policy, snapshot))
+                self._reextract(policy, state)
             except (SourceError, InputError) as exc:
-                results.append(CheckResult(policy=policy.id, status="error", error=str(exc)))
-        return CheckReport(results=tuple(results))
+                results[policy.id] = self._failed(policy, exc, now)
+        web = [p for p in policies if p.is_url and p.id not in results]
+        if web and not policy_ids:
+            web = [p for p in web if not self._backing_off(p, state, now, results)]
+        fetched = self._fetch(web, state) if web else {}
+        for policy in policies:
+            if policy.id in results:
+                continue
+            try:
+                if policy.is_url:
+                    results[policy.id] = self._record_fetched(policy, fetched[policy.id], state)
+                else:
+                    snapshot = self.read_source(policy)
+                    results[policy.id] = self.record(policy, snapshot, state=state)
+                state.put(policy.id, state.get(policy.id).succeeded(now))
+            except (SourceError, InputError) as exc:
+                results[policy.id] = self._failed(policy, exc, now)
+        state.save()
+        if any(
+            r.revision is not None and r.status not in ("unchanged", "error")
+            for r in results.values()
+        ):
+            self.publish()
+        return CheckReport(results=tuple(results[p.id] for p in policies))
 
-    def record(self, policy: PolicyConfig, snapshot: Snapshot) -> CheckResult:
-        """Extract a snapshot and record it as a revision when its text changed."""
+    def _failed(self, policy: PolicyConfig, exc: Exception, now: datetime) -> CheckResult:
+        state = self.state
+        state.put(policy.id, state.get(policy.id).failed(str(exc), now))
+        return CheckResult(policy=policy.id, status="error", error=str(exc))
+
+    def _backing_off(
+        self,
+        policy: PolicyConfig,
+        state: StateFile,
+        now: datetime,
+        results: dict[str, CheckResult],
+    ) -> bool:
+        from .sources import next_attempt
+
+        st = state.get(policy.id)
+        if not st.failures or st.last_failure is None:
+            return False
+        due = next_attempt(st.failures, st.last_failure, BACKOFF_BASE)
+        if now >= due:
+            return False
+        results[policy.id] = CheckResult(
+            policy=policy.id,
+            status="error",
+            error=(
+                f"{policy.source}: failing ({st.failures} in a row), next attempt after "
+                f"{due.strftime('%Y-%m-%d %H:%M')} UTC; last error: {st.last_error}"
+            ),
+        )
+        return True
+
+    def _fetch(self, policies: Sequence[PolicyConfig], state: StateFile) -> dict[str, Any]:
+        import asyncio
+
+        from .sources import HttpFetcher, Validators, fetch_all
+
+        previous = {}
+        for p in policies:
+            st = state.get(p.id)
+            # without an archived text a 304 would leave nothing to compare with
+            if self.archive.latest(p.id) is not None and (st.etag or st.last_modified):
+                previous[p.id] = Validators(etag=st.etag, last_modified=st.last_modified)
+
+        async def run() -> dict[str, Any]:
+            async with HttpFetcher(self.config.fetch) as fetcher:
+                return await fetch_all(fetcher, policies, previous)
+
+        return asyncio.run(run())
+
+    def _record_fetched(self, policy: PolicyConfig, outcome: Any, state: StateFile) -> CheckResult:
+        from .errors import FetchError
+
+        if isinstance(outcome, FetchError):
+            raise outcome
+        if outcome.not_modified or outcome.snapshot is None:
+            return CheckResult(
+                policy=policy.id, status="unchanged", revision=self.archive.latest(policy.id)
+            )
+        if not outcome.snapshot.content.strip():
+            raise ExtractError(
+                f"{policy.source}: the server answered {outcome.status} with an empty body",
+                policy=policy.id,
+            )
+        result = self.record(policy, outcome.snapshot, state=state, guarded=True)
+        # Validators are kept only for a text that was accepted: after a refused page (an error
+        # page, a shrink awaiting confirmation) the next fetch must read the body again, not 304.
+        state.put(
+            policy.id,
+            replace(
+                state.get(policy.id),
+                etag=outcome.validators.etag,
+                last_modified=outcome.validators.last_modified,
+            ),
+        )
+        return result
+
+    def record(
+        self,
+        policy: PolicyConfig,
+        snapshot: Snapshot,
+        *,
+        state: StateFile | None = None,
+        guarded: bool = False,
+    ) -> CheckResult:
+        """Extract a snapshot and record it as a revision when its text changed.
+
+        ``guarded`` (web sources) refuses texts that cannot be the policy and holds back a
+        drastic shrink until the next fetch confirms it (see :mod:`policywatch.guards`).
+        """
+        from .archive import content_hash
+        from .guards import check_text, shrank
+
+        state = state if state is not None else self.state
         document = self.extract(policy, snapshot)
+        if guarded:
+            check_text(document.text, source=policy.source)
         archive = self.archive
         latest = archive.latest(policy.id)
         previous = archive.read(policy.id, latest.id) if latest else None
+        st = state.get(policy.id)
+        fingerprint = extraction_fingerprint(policy)
         if previous == document.text:
+            state.put(policy.id, replace(st, pending_hash=None, extraction=fingerprint))
             return CheckResult(policy=policy.id, status="unchanged", revision=latest)
-        description = describe_change(previous, document.text, title=policy.title)
         digest = content_hash(document.text)
+        if guarded and previous is not None:
+            sizes = shrank(document.text, previous)
+            if sizes and st.pending_hash != digest:
+                state.put(policy.id, replace(st, pending_hash=digest))
+                raise ExtractError(
+                    f"{policy.source}: the text shrank from {sizes[0]:,} to {sizes[1]:,} words; "
+                    "it will be recorded if the next check reads the same text",
+                    policy=policy.id,
+                )
+        description = describe_change(previous, document.text, title=policy.title)
         restores = next(
             (rev for rev, h in archive.recent_hashes(policy.id, RESTORE_WINDOW) if h == digest),
             None,
@@ -232,9 +380,14 @@ class Tracker:
             snapshot=snapshot,
             restores=restores,
         )
-        status: CheckStatus = {"first": "first", "change": "changed"}.get(
-            description.kind, "editorial"
-        )  # type: ignore[assignment]
+        state.put(
+            policy.id, replace(state.get(policy.id), pending_hash=None, extraction=fingerprint)
+        )
+        status: CheckStatus = "first"
+        if description.kind == "change":
+            status = "changed"
+        elif description.kind == "editorial":
+            status = "editorial"
         return CheckResult(
             policy=policy.id,
             status=status,
@@ -242,6 +395,48 @@ class Tracker:
             material=description.material,
             diff=description.diff,
         )
+
+    def _reextract(self, policy: PolicyConfig, state: StateFile) -> Revision | None:
+        """Re-read the latest stored snapshot when the selectors or the extractor changed.
+
+        A different text is recorded as a ``technical`` revision, never announced: otherwise an
+        extractor upgrade would read as a policy change (Open Terms Archive's "technical upgrade").
+        """
+        fingerprint = extraction_fingerprint(policy)
+        st = state.get(policy.id)
+        if st.extraction == fingerprint:
+            return None
+        archive = self.archive
+        latest = archive.latest(policy.id)
+        stored = archive.read_snapshot_typed(policy.id, latest.id) if latest else None
+        revision = None
+        if latest is not None and stored is not None:
+            media_type, content = stored
+            snapshot = Snapshot(
+                source=policy.source,
+                content=content,
+                media_type=media_type,
+                fetched_at=datetime.now(UTC),
+            )
+            text = self.extract(policy, snapshot).text
+            if text != archive.read(policy.id, latest.id):
+                revision = archive.record(
+                    policy.id,
+                    text,
+                    observed_at=max(snapshot.fetched_at, latest.date),
+                    kind="technical",
+                    summary="Re-extracted from the stored snapshot (extraction changed)",
+                    source=policy.source,
+                    snapshot=snapshot,
+                )
+        state.put(policy.id, replace(st, extraction=fingerprint))
+        return revision
+
+    def publish(self) -> list[Path]:
+        """Write the Atom feeds for the archive's current state; returns the files rewritten."""
+        from .publish import write_site_feeds
+
+        return write_site_feeds(self)
 
     # -- reading the archive -----------------------------------------------------------------
 
@@ -289,21 +484,29 @@ class Tracker:
         )
 
     def import_history(self, repo: Path, path: str, policy_id: str) -> ImportReport:
+        """Backfill a history from another repository, then publish the feeds."""
+        from .archive import content_hash
         from .history import Description as HistoryDescription
         from .history import import_history
+        from .publish import remember_changes
 
         policy = self.config.policy(policy_id)
         title = policy.title if policy else policy_id
 
         def describe(previous: str | None, new: str) -> HistoryDescription:
             d = describe_change(previous, new, title=title)
+            if d.diff is not None and previous is not None:
+                remember_changes(self, content_hash(previous), content_hash(new), d.diff)
             return HistoryDescription(
                 kind=d.kind, material=d.material, summary=d.summary, categories=d.categories
             )
 
-        return import_history(
+        report = import_history(
             self.archive, repo, path, policy_id, describe=describe, source=f"{repo}:{path}"
         )
+        if report.imported:
+            self.publish()
+        return report
 
 
 def diff_files(old: Path, new: Path) -> Diff:

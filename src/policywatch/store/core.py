@@ -1,0 +1,202 @@
+"""The Store: every row policywatch keeps outside git, behind plain-value methods.
+
+One class for callers, assembled from one part per idea (outbox, subscribers, ledger) so no
+module grows past a few hundred lines; this module adds opening and migrating, the recorded
+changes, the named locks and the rate limiter.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from ..errors import InputError
+from ..models import Revision
+from . import migrate as migrations
+from .base import Clock, StoreBase, change_record
+from .database import create_engine, store_errors
+from .ledger import LedgerMixin
+from .outbox import OutboxMixin
+from .records import ChangeRecord, check_categories, check_policy_id
+from .schema import UTCDateTime, changes, encode_categories, locks, rate_limits
+from .subscribers import SubscribersMixin
+
+__all__ = ["Store"]
+
+
+class Store(OutboxMixin, SubscribersMixin, LedgerMixin, StoreBase):
+    """The database of one site: changes, subscribers, the outbox and the opt-out ledger.
+
+    Thread-safe: each call takes its own pooled connection. Several processes may share one
+    database (``serve`` and a cron'd ``check``); the outbox lease and the named locks are what
+    keeps them from doing the same work twice.
+    """
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True, clock: Clock | None = None) -> Store:
+        """Open the database at ``url``, migrating it to the newest schema unless told not to.
+
+        A database whose schema is newer than this code always raises :class:`StoreError`, with
+        or without ``migrate``: running old code on it could corrupt it silently.
+        ``clock`` replaces "now" (aware UTC) for leases, expiries and timestamps.
+        """
+        engine = create_engine(url)
+        store = cls(engine, clock=clock)
+        try:
+            if migrate:
+                store.upgrade()
+            else:
+                migrations.check_known(store.current_revision())
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    def upgrade(self) -> str:
+        """Apply pending migrations (``policywatch db upgrade``); returns the revision in force."""
+        return migrations.upgrade(self._engine)
+
+    def current_revision(self) -> str | None:
+        """The schema revision of the database (None when empty)."""
+        with store_errors("reading the schema revision"), self._engine.connect() as conn:
+            return migrations.current_revision(conn)
+
+    @staticmethod
+    def head_revision() -> str:
+        """The newest schema revision this code knows."""
+        return migrations.HEAD
+
+    def ping(self) -> None:
+        """Raise :class:`StoreError` unless the database answers (``/healthz``)."""
+        with self._read("checking the database") as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- changes -------------------------------------------------------------------------------
+
+    def record_change(self, revision: Revision, *, previous: str | None = None) -> int:
+        """Record an archived revision as a change; returns its id.
+
+        Idempotent on (policy, revision): recording the same revision again (a re-run after a
+        crash) returns the first row's id and changes nothing.
+        """
+        check_policy_id(revision.policy)
+        categories = check_categories(list(revision.categories))
+        values = {
+            "policy": revision.policy,
+            "revision": revision.id,
+            "previous_revision": previous,
+            "date": revision.date,
+            "kind": revision.kind,
+            "material": revision.material,
+            "categories": encode_categories(categories),
+            "summary": revision.summary,
+            "restores": revision.restores,
+            "created_at": self._now(),
+        }
+        with self._write("recording a change") as conn:
+            stmt = self._insert(changes).values(**values)
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=["policy", "revision"]))
+            found = conn.execute(
+                sa.select(changes.c.id).where(
+                    changes.c.policy == revision.policy, changes.c.revision == revision.id
+                )
+            ).scalar_one()
+            return int(found)
+
+    def change(self, change_id: int) -> ChangeRecord | None:
+        with self._read("reading a change") as conn:
+            row = conn.execute(sa.select(changes).where(changes.c.id == change_id)).first()
+        return change_record(row) if row else None
+
+    def find_change(self, policy: str, revision: str) -> ChangeRecord | None:
+        with self._read("reading a change") as conn:
+            row = conn.execute(
+                sa.select(changes).where(changes.c.policy == policy, changes.c.revision == revision)
+            ).first()
+        return change_record(row) if row else None
+
+    def changes(self, policy: str | None = None) -> list[ChangeRecord]:
+        """Recorded changes, newest first."""
+        query = sa.select(changes).order_by(changes.c.date.desc(), changes.c.id.desc())
+        if policy is not None:
+            query = query.where(changes.c.policy == policy)
+        with self._read("listing changes") as conn:
+            return [change_record(row) for row in conn.execute(query)]
+
+    # -- locks -----------------------------------------------------------------------------------
+
+    def acquire_lock(self, name: str, owner: str, ttl: timedelta) -> bool:
+        """Take the named lease lock, or extend it if ``owner`` already holds it.
+
+        For "exactly one scheduler per archive": a holder renews well within ``ttl``; if it
+        dies, another process takes over once ``ttl`` has passed. True when ``owner`` holds it.
+        """
+        if ttl <= timedelta(0):
+            raise InputError(f"ttl must be positive, got {ttl}")
+        with self._write("acquiring a lock") as conn:
+            now = self._now()
+            stmt = self._insert(locks).values(
+                name=name, owner=owner, acquired_at=now, expires_at=now + ttl
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["name"],
+                set_={
+                    "owner": owner,
+                    "expires_at": now + ttl,
+                    "acquired_at": sa.case(
+                        (locks.c.owner == owner, locks.c.acquired_at),
+                        else_=sa.literal(now, UTCDateTime),
+                    ),
+                },
+                where=sa.or_(locks.c.owner == owner, locks.c.expires_at <= now),
+            )
+            return conn.execute(stmt.returning(locks.c.name)).first() is not None
+
+    def renew_lock(self, name: str, owner: str, ttl: timedelta) -> bool:
+        """Extend a lock ``owner`` still holds; False means it was lost: stop the work now."""
+        with self._write("renewing a lock") as conn:
+            result = conn.execute(
+                locks.update()
+                .where(locks.c.name == name, locks.c.owner == owner)
+                .values(expires_at=self._now() + ttl)
+            )
+            return bool(result.rowcount)
+
+    def release_lock(self, name: str, owner: str) -> bool:
+        with self._write("releasing a lock") as conn:
+            result = conn.execute(
+                locks.delete().where(locks.c.name == name, locks.c.owner == owner)
+            )
+            return bool(result.rowcount)
+
+    # -- rate limiting ---------------------------------------------------------------------------
+
+    def hit(self, key: str, window: timedelta, limit: int) -> bool:
+        """Count one event for ``key`` in a fixed window; False once ``limit`` is exceeded.
+
+        Keys are stored as given: pass a hash, not an address (``"subscribe:" + email_hash``).
+        Expired windows are deleted on the way, so the table holds only live keys.
+        """
+        if window <= timedelta(0):
+            raise InputError(f"window must be positive, got {window}")
+        with self._write("rate limiting") as conn:
+            now = self._now()
+            conn.execute(rate_limits.delete().where(rate_limits.c.expires_at <= now))
+            stmt = self._insert(rate_limits).values(key=key, count=1, expires_at=now + window)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["key"], set_={"count": rate_limits.c.count + 1}
+            )
+            count = conn.execute(stmt.returning(rate_limits.c.count)).scalar_one()
+            return int(count) <= limit
