@@ -1,15 +1,26 @@
-"""/feeds/*.atom: bytes from feeds.py, validators, 304s, and the file ``check`` wrote."""
+"""/feeds/*.atom: the files ``check`` wrote (or the same bytes built), validators, 304s."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from pathlib import Path
 
 from aiohttp.test_utils import TestClient
 
 from atomcheck import check_feed
-from conftest import ClientMaker, Site, requires_pipeline
+from conftest import (
+    PRIVACY_V1,
+    PRIVACY_V2,
+    TERMS_V1,
+    ClientMaker,
+    Site,
+    requires_pipeline,
+    write_config,
+)
+from policywatch.feeds import feed_etag
 
 pytestmark = requires_pipeline
 
@@ -54,33 +65,58 @@ async def test_feed_validators_and_304(client: TestClient) -> None:
     assert both.status == 200
 
 
-async def test_the_file_check_wrote_is_served_as_is(
-    recorded: Site, aiohttp_client: ClientMaker
+async def test_the_files_check_wrote_are_served_as_they_are(
+    recorded: Site, client: TestClient
 ) -> None:
+    feeds_dir = recorded.config().feeds.dir
+    files = sorted(feeds_dir.glob("*.atom"))
+    assert {f.name for f in files} >= {"all.atom", "privacy.atom", "terms.atom"}
+    for path in files:
+        response = await client.get(f"/feeds/{path.name}")
+        assert await response.read() == path.read_bytes(), path.name
+        modified = datetime.fromtimestamp(int(path.stat().st_mtime), UTC)
+        assert response.headers["Last-Modified"] == format_datetime(modified, usegmt=True)
+
+
+async def test_a_rewritten_file_is_picked_up(tmp_path: Path, aiohttp_client: ClientMaker) -> None:
     from policywatch.web import create_app
 
-    config = recorded.config()
-    config.feeds.dir.mkdir(parents=True, exist_ok=True)
-    data = b'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"/>\n'
-    path = config.feeds.dir / "terms.atom"
-    path.write_bytes(data)
+    write_config(tmp_path, [("privacy", "Privacy policy")])
+    site = Site(tmp_path)
+    site.record("privacy", PRIVACY_V1)
+    path = site.config().feeds.dir / "privacy.atom"
     os.utime(path, (1_700_000_000, 1_700_000_000))
-    try:
-        client = await aiohttp_client(create_app(config))
-        response = await client.get("/feeds/terms.atom")
-        assert await response.read() == data
-        assert response.headers["Last-Modified"] == "Tue, 14 Nov 2023 22:13:20 GMT"
-        # rewritten: the next request sees the new bytes and a new tag
-        path.write_bytes(data.replace(b"/>", b"></feed>"))
-        newer = await client.get(
-            "/feeds/terms.atom", headers={"If-None-Match": response.headers["ETag"]}
-        )
-        assert newer.status == 200
-        assert newer.headers["ETag"] != response.headers["ETag"]
-        # the other feeds are still built from the archive
-        assert (await client.get("/feeds/privacy.atom")).status == 200
-    finally:
-        path.unlink()
+    client = await aiohttp_client(create_app(site.config()))
+    first = await client.get("/feeds/privacy.atom")
+    assert first.headers["Last-Modified"] == "Tue, 14 Nov 2023 22:13:20 GMT"
+    site.record("privacy", PRIVACY_V2)  # check rewrites the file
+    newer = await client.get(
+        "/feeds/privacy.atom", headers={"If-None-Match": first.headers["ETag"]}
+    )
+    assert newer.status == 200
+    assert await newer.read() == path.read_bytes()
+
+
+async def test_without_the_files_the_same_bytes_are_built(
+    tmp_path: Path, aiohttp_client: ClientMaker
+) -> None:
+    """A feed built in memory equals the file ``check`` writes: same bytes, same ETag, so a
+    reader's cached copy stays valid whichever way the server answered."""
+    from policywatch.web import create_app
+
+    write_config(tmp_path, [("privacy", "Privacy policy"), ("terms", "Terms of service")])
+    site = Site(tmp_path)
+    site.record("privacy", PRIVACY_V1)
+    site.record("privacy", PRIVACY_V2)
+    site.record("terms", TERMS_V1)
+    feeds_dir = site.config().feeds.dir
+    written = {p.name: p.read_bytes() for p in feeds_dir.glob("*.atom")}
+    shutil.rmtree(feeds_dir)
+    client = await aiohttp_client(create_app(site.config()))
+    for name, data in written.items():
+        response = await client.get(f"/feeds/{name}")
+        assert await response.read() == data, name
+        assert response.headers["ETag"] == feed_etag(data)
 
 
 async def test_unknown_feeds_are_404(client: TestClient) -> None:

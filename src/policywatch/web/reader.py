@@ -16,7 +16,7 @@ Three caches, each with a reason:
 
 A feed is served from the file ``policywatch check`` wrote into ``[feeds] dir`` when there is
 one (the same bytes readers of the static files get, so the ETag agrees), else built here once
-per archive state.
+per archive state from the same entries ``check`` publishes.
 """
 
 from __future__ import annotations
@@ -56,9 +56,6 @@ __all__ = [
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-#: feeds list the changed clauses of this many newest revisions per policy (the current
-#: document's size); older entries keep their summary, which bounds the work of a cold build
-FEED_DIFFS = 50
 _FEED_NAME = re.compile(
     r"^(?P<stem>[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)(?:-page-(?P<n>[1-9]\d{0,5}))?$"
 )
@@ -444,7 +441,7 @@ class Publisher:
         from ..errors import InputError
         from ..feeds import build_feed, feed_etag
 
-        entries = self._entries.get(state.stamp.tip, lambda: self._feed_entries(state))
+        entries = self._entries.get(state.stamp.tip, self._feed_entries)
         policy = None
         if stem != "all":
             info = state.policy(stem)
@@ -463,28 +460,12 @@ class Publisher:
         modified = max(own, default=EPOCH).astimezone(UTC).replace(microsecond=0)
         return FeedDoc(body, feed_etag(body), modified)
 
-    def _feed_entries(self, state: _State) -> list[FeedEntry]:
-        """Every revision as a feed entry; the newest :data:`FEED_DIFFS` per policy list their
-        changed clauses (through the diff cache, so a page view and the feed share the work)."""
-        from ..feeds import FeedEntry
+    def _feed_entries(self) -> list[FeedEntry]:
+        """The entries ``check`` publishes (:func:`policywatch.publish.feed_entries`), so a feed
+        built here has the same bytes, hence the same ETag, as the file would."""
+        from ..publish import feed_entries
 
-        entries: list[FeedEntry] = []
-        for info in state.policies:
-            revs = [r for r in state.revisions if r.policy == info.id]
-            for i, rev in enumerate(revs):
-                prev = state.previous.get(rev.id)
-                diff = None
-                if prev is not None and i < FEED_DIFFS and rev.kind != "technical":
-                    diff = self.diff(info.id, prev, rev)[0]
-                entries.append(
-                    FeedEntry.from_revision(
-                        rev,
-                        title=info.title,
-                        previous=prev.id if prev is not None else None,
-                        diff=diff,
-                    )
-                )
-        return entries
+        return feed_entries(self.tracker)
 
     # -- health --------------------------------------------------------------------------------
 
