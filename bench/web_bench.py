@@ -8,9 +8,10 @@ and its parent, 220 KB -> 290 KB, from the pga-versions bundle; the text stays i
 ``create_app`` in a separate process (one process, as ``policywatch serve`` runs it) and measures:
 
 - the diff page: the first request (resolve, read, diff, classify, lay out, render), a render
-  from the cached diff (the other view), and a repeat (the rendered-page cache);
+  from the cached diff (the other view), a repeat (the rendered-page cache), and wrk on it
+  (304 on If-None-Match, 200 from the page cache);
 - ``/feeds/facebook.atom`` with wrk (2 threads, N connections): 200s, and 304s on If-None-Match,
-  first built in memory (no feeds dir), then served from the file ``check`` would have written.
+  first served from the file ``check`` wrote, then built in memory (the feeds dir removed).
 
 wrk comes from Debian's ``wrk`` package; without it a multi-process aiohttp load generator is
 used instead (it needs more CPU per request, so it reads lower).
@@ -157,8 +158,8 @@ def wrk(url: str, seconds: int, connections: int, headers: dict[str, str]) -> fl
         argv += ["-H", f"{k}: {v}"]
     out = subprocess.run([*argv, url], check=True, capture_output=True, text=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = re.search(r"50%\s+(\S+)", out)
-    p99 = re.search(r"99%\s+(\S+)", out)
+    p50 = re.search(r"^\s+50%\s+(\S+)$", out, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)$", out, re.M)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     extra = f", {non2xx.group(1)} non-2xx/3xx" if non2xx else ""
     print(
@@ -211,6 +212,17 @@ def feeds(base: str, seconds: int, connections: int) -> bytes:
     return body
 
 
+def pages(base: str, seconds: int, connections: int) -> None:
+    """The diff page under load: revalidated (304) and from the rendered-page cache (200)."""
+    url = f"{base}/policies/facebook/diff"
+    _, _, hdrs, _ = get(url)
+    load = wrk if shutil.which("wrk") else python_load
+    print("  304 (If-None-Match):")
+    load(url, seconds, connections, {"If-None-Match": hdrs["ETag"]})
+    print("  200 (rendered-page cache, 276 KB each):")
+    load(url, seconds, connections, {})
+
+
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--serve":
         serve(Path(sys.argv[2]), int(sys.argv[3]))
@@ -227,21 +239,24 @@ def main() -> None:
         subprocess.run(["git", "clone", "-q", str(args.bundle), str(repo)], check=True)
         config = site(work, repo)
 
+        feeds_dir = config.parent / "feeds"
         server = Server(config)
         try:
             diff_page(server.base, args.runs)
-            print("feed built in memory (no feeds dir):")
-            body = feeds(server.base, args.duration, args.connections)
+            print("diff page under load:")
+            pages(server.base, args.duration, args.connections)
+            print("feed served from the file check wrote ([feeds] dir):")
+            written = feeds(server.base, args.duration, args.connections)
+            assert written == (feeds_dir / "facebook.atom").read_bytes()
         finally:
             server.stop()
 
-        feeds_dir = config.parent / "feeds"
-        feeds_dir.mkdir()
-        (feeds_dir / "facebook.atom").write_bytes(body)
+        shutil.rmtree(feeds_dir)
         server = Server(config)
         try:
-            print("feed served from the file check writes ([feeds] dir):")
-            feeds(server.base, args.duration, args.connections)
+            print("feed built in memory (no [feeds] dir):")
+            built = feeds(server.base, args.duration, args.connections)
+            print(f"  same bytes as the file: {built == written}")
         finally:
             server.stop()
 
