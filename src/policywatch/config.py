@@ -23,12 +23,12 @@ from .errors import ConfigError
 
 __all__ = [
     "ArchiveConfig",
-    "OptoutsConfig",
     "Config",
     "DatabaseConfig",
     "FeedsConfig",
     "FetchConfig",
     "MailConfig",
+    "OptoutsConfig",
     "PolicyConfig",
     "ScheduleConfig",
     "SiteConfig",

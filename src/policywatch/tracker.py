@@ -159,7 +159,7 @@ class Tracker:
         self._store = store
         self._signer: TokenSigner | None = None
         self._notifier: Notifier | None = None
-        self._dkim: DkimSigner | None | bool = False
+        self._dkim: DkimSigner | bool | None = False
 
     @property
     def archive(self) -> GitArchive:
@@ -442,6 +442,12 @@ class Tracker:
         state.put(
             policy.id, replace(state.get(policy.id), pending_hash=None, extraction=fingerprint)
         )
+        if description.diff is not None and latest is not None:
+            from .publish import remember_changes
+
+            remember_changes(self, latest.content_hash, digest, description.diff)
+        if revision is not None:
+            self.notifier.enqueue(revision, latest)
         status: CheckStatus = "first"
         if description.kind == "change":
             status = "changed"
