@@ -418,3 +418,8 @@ def import_(
 
 def main() -> None:
     cli(prog_name="policywatch")
+
+
+from . import cli_admin as _cli_admin  # noqa: E402  (registers its commands on `cli`)
+
+_ = _cli_admin

@@ -28,6 +28,7 @@ __all__ = [
     "FeedsConfig",
     "FetchConfig",
     "MailConfig",
+    "OptoutsConfig",
     "PolicyConfig",
     "ScheduleConfig",
     "SiteConfig",
@@ -60,6 +61,9 @@ def parse_duration(value: str | int | float) -> timedelta:
 class SiteConfig:
     name: str = "Example Co."
     base_url: str = "http://localhost:8080"
+    #: HMAC secrets for the links in emails (created by init / on first use; mode 0600);
+    #: POLICYWATCH_SECRET overrides it
+    secret_file: Path = Path("policywatch.secret")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,15 @@ class MailConfig:
     connections: int = 4
     username: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
+    #: PEM private key for DKIM signing (optional; needs the `dkim` extra)
+    dkim_key: Path | None = None
+    dkim_selector: str = "policywatch"
+
+
+@dataclass(frozen=True, slots=True)
+class OptoutsConfig:
+    #: POSTed (JSON, HMAC-signed) for every new objection; empty: no webhook
+    webhook: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +146,7 @@ class Config:
     schedule: ScheduleConfig
     fetch: FetchConfig
     policies: tuple[PolicyConfig, ...]
+    optouts: OptoutsConfig = field(default_factory=lambda: OptoutsConfig())
 
     @property
     def root(self) -> Path:
@@ -226,7 +240,17 @@ class _Reader:
             raise self.error(unknown[0], "unknown key", f"one of: {known}")
 
 
-_SECTIONS = ("site", "archive", "feeds", "database", "mail", "schedule", "fetch", "policy")
+_SECTIONS = (
+    "site",
+    "archive",
+    "feeds",
+    "database",
+    "mail",
+    "schedule",
+    "fetch",
+    "optouts",
+    "policy",
+)
 
 
 def _table(path: Path, data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -339,7 +363,18 @@ def load_config(
         connections=r.integer("connections", _MAIL.connections, minimum=1, maximum=64),
         username=env.get("POLICYWATCH_SMTP_USERNAME") or None,
         password=env.get("POLICYWATCH_SMTP_PASSWORD") or None,
+        dkim_key=_optional_path(r, root, "dkim_key"),
+        dkim_selector=r.string("dkim_selector", _MAIL.dkim_selector),
     )
+    r.finish()
+
+    r = _Reader(cfg_path, _table(cfg_path, data, "optouts"), "optouts")
+    webhook = r.string("webhook", "").strip() or None
+    if webhook is not None:
+        parts = urlsplit(webhook)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise r.error("webhook", f"got {webhook!r}", "an absolute http(s) URL")
+    optouts = OptoutsConfig(webhook=webhook)
     r.finish()
 
     r = _Reader(cfg_path, _table(cfg_path, data, "schedule"), "schedule")
@@ -369,7 +404,18 @@ def load_config(
         schedule=schedule,
         fetch=fetch,
         policies=policies,
+        optouts=optouts,
     )
+
+
+def _optional_path(r: _Reader, root: Path, key: str) -> Path | None:
+    value = r.string(key, "").strip()
+    if not value:
+        return None
+    path = _resolve_path(root, value)
+    if not path.is_file():
+        raise r.error(key, f"no such file: {path}", "a readable file")
+    return path
 
 
 def _min_gap(r: _Reader) -> timedelta:

@@ -62,8 +62,14 @@ def scaffold(directory: Path, *, force: bool = False) -> list[Path]:
     written.append(feeds)
 
     from .archive import GitArchive
+    from .tokens import load_or_create_secret
 
     archive_dir = directory / "archive"
     GitArchive.open(archive_dir, create=True)
     written.append(archive_dir)
+    secret = directory / "policywatch.secret"
+    if not secret.exists():
+        # the HMAC key of the links in emails; never committed, mode 0600
+        load_or_create_secret(secret, environ={})
+        written.append(secret)
     return written

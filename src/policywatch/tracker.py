@@ -22,7 +22,11 @@ from .models import CATEGORIES, Diff, Document, Revision, RevisionKind, Side, Sn
 if TYPE_CHECKING:
     from .archive import GitArchive
     from .history import ImportReport
+    from .mail import DkimSigner
+    from .notify import Notifier
     from .state import StateFile
+    from .store import Store
+    from .tokens import TokenSigner
 
 __all__ = [
     "CheckReport",
@@ -146,10 +150,16 @@ def _categories(diff: Diff) -> tuple[str, ...]:
 class Tracker:
     """Everything policywatch does, for one site described by a :class:`Config`."""
 
-    def __init__(self, config: Config, *, archive: GitArchive | None = None) -> None:
+    def __init__(
+        self, config: Config, *, archive: GitArchive | None = None, store: Store | None = None
+    ) -> None:
         self.config = config
         self._archive = archive
         self._state: StateFile | None = None
+        self._store = store
+        self._signer: TokenSigner | None = None
+        self._notifier: Notifier | None = None
+        self._dkim: DkimSigner | bool | None = False
 
     @property
     def archive(self) -> GitArchive:
@@ -158,6 +168,54 @@ class Tracker:
 
             self._archive = GitArchive.open(self.config.archive.path, create=True)
         return self._archive
+
+    @property
+    def store(self) -> Store:
+        """The database (subscribers, outbox, opt-out ledger); migrated on first use."""
+        if self._store is None:
+            from .store import Store
+
+            self._store = Store.open(self.config.database.url)
+        return self._store
+
+    @property
+    def signer(self) -> TokenSigner:
+        """Signs and verifies the links in emails (secret file or POLICYWATCH_SECRET)."""
+        if self._signer is None:
+            from .tokens import TokenSigner, load_secrets
+
+            self._signer = TokenSigner(load_secrets(self.config.site.secret_file))
+        return self._signer
+
+    @property
+    def dkim(self) -> DkimSigner | None:
+        if self._dkim is False:
+            from .mail import DkimSigner, sender_domain
+
+            key = self.config.mail.dkim_key
+            self._dkim = (
+                DkimSigner.from_file(
+                    key,
+                    domain=sender_domain(self.config.mail.sender),
+                    selector=self.config.mail.dkim_selector,
+                )
+                if key is not None
+                else None
+            )
+        return self._dkim if not isinstance(self._dkim, bool) else None
+
+    @property
+    def notifier(self) -> Notifier:
+        if self._notifier is None:
+            from .notify import Notifier
+
+            self._notifier = Notifier(self)
+        return self._notifier
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     # -- reading sources -------------------------------------------------------------------
 
@@ -221,6 +279,7 @@ class Tracker:
         state = self.state
         now = datetime.now(UTC)
         results: dict[str, CheckResult] = {}
+        self.notifier.reconcile()
         for policy in policies:
             try:
                 self._reextract(policy, state)
@@ -383,6 +442,12 @@ class Tracker:
         state.put(
             policy.id, replace(state.get(policy.id), pending_hash=None, extraction=fingerprint)
         )
+        if description.diff is not None and latest is not None:
+            from .publish import remember_changes
+
+            remember_changes(self, latest.content_hash, digest, description.diff)
+        if revision is not None:
+            self.notifier.enqueue(revision, latest)
         status: CheckStatus = "first"
         if description.kind == "change":
             status = "changed"
@@ -505,6 +570,7 @@ class Tracker:
             self.archive, repo, path, policy_id, describe=describe, source=f"{repo}:{path}"
         )
         if report.imported:
+            self.notifier.record_silently(policy_id)
             self.publish()
         return report
 

@@ -63,6 +63,12 @@ def message_id(notice: ChangeNotice, subscriber: str | int) -> str:
     return f"<pw.{notice.revision[:12]}.{digest}@{notice.domain}>"
 
 
+def _message_id(notice: ChangeNotice, recipient: Recipient) -> str:
+    if recipient.message_id:
+        return f"<{recipient.message_id}@{notice.domain}>"
+    return message_id(notice, recipient.subscriber)
+
+
 def _list_id(notice: ChangeNotice) -> bytes:
     """``List-Id: "Site: Title" <policy.domain>``; the phrase is what mail clients show."""
     phrase = clean(f"{notice.site_name}: {notice.policy_title}")
@@ -162,7 +168,7 @@ def build_message(
             rendered._fixed,
             from_line,
             f"To: {to}\r\n"
-            f"Message-ID: {message_id(notice, recipient.subscriber)}\r\n"
+            f"Message-ID: {_message_id(notice, recipient)}\r\n"
             f"List-Unsubscribe: <{recipient.unsubscribe_url}>\r\n"
             "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n".encode("ascii"),
             rendered._tail,

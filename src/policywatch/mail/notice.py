@@ -312,12 +312,15 @@ class Recipient:
     new uses of a material change; it is ignored for a change that is not material.
     ``subscriber`` is the store's stable id of the subscription: it makes the Message-ID, so a
     resend after a crash repeats the same id and the receiving side can drop the duplicate.
+    ``message_id``, when given, is the left-hand side of the Message-ID as the outbox row holds
+    it (the store is then the one source of message ids); the domain is added here.
     """
 
     email: str
     unsubscribe_url: str
     subscriber: str | int
     opt_out_url: str | None = None
+    message_id: str | None = None
 
     def __post_init__(self) -> None:
         _check_link(self.unsubscribe_url, "unsubscribe_url", self.email)

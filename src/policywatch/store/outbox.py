@@ -30,7 +30,8 @@ class OutboxMixin(StoreBase):
         subscribers take 0.3 s on SQLite and 1.4 s on PostgreSQL (bench/fanout.md), and running
         it twice (a crash between recording and fanning out, then a re-run) queues nobody twice.
         Nothing is queued for a first record, an editorial-only change or a flip-flop back to an
-        earlier text (``restores``). A ``material`` scope only receives material changes; a
+        earlier text (``restores``); nor to anyone who confirmed after the change was recorded.
+        A ``material`` scope only receives material changes; a
         categories filter only changes touching one of its categories. Suppressed addresses are
         skipped.
         """
@@ -67,6 +68,9 @@ class OutboxMixin(StoreBase):
                 sa.literal(now, UTCDateTime),
             ).where(
                 subscribers.c.status == "confirmed",
+                # only who was subscribed when the change was recorded: a fan-out re-run after a
+                # crash must not hand an old change to someone who confirmed since
+                subscribers.c.confirmed_at <= change.created_at,
                 sa.exists().where(*in_scope),
                 ~sa.exists().where(suppressions.c.email_hash == subscribers.c.email_hash),
             )

@@ -1,0 +1,216 @@
+"""From recorded revisions to emails: queue and send the outbox, losing and repeating nothing.
+
+Ordering and crashes. A revision is committed to the git archive first, then recorded in the
+database and fanned out to one outbox row per subscriber in scope. A crash between the two is
+repaired by :meth:`Notifier.reconcile`, run at the start of every ``check`` and ``notify``: any
+archived revision newer than the newest one the database knows is recorded and fanned out then
+(both steps are idempotent). A policy the database has never seen (a fresh database, an imported
+history) is recorded as a baseline without fan-out, so nobody is ever mailed old history.
+
+Sending claims rows with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so several senders
+never send one row twice; suppression and unsubscription are re-checked at claim time. A sender
+killed mid-run leaves its rows leased; they are claimed again when the lease expires, and only
+messages that were in flight may repeat, with the same Message-ID (the outbox row's).
+Temporary failures are retried with back-off; a refused address is suppressed; a failure of the
+sender itself (authentication, a relay refusing everything) stops the run and suppresses nobody.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from .errors import InputError
+from .models import Revision
+
+if TYPE_CHECKING:
+    from .mail import ChangeNotice, Mailer, RenderedChange
+    from .store import Store
+    from .store.records import OutboxItem
+    from .tracker import Tracker
+
+__all__ = ["Notifier", "SendReport"]
+
+#: how long a claimed row stays with its sender before another may take it
+LEASE = timedelta(minutes=10)
+#: first retry delay of a temporary failure (doubles per attempt, capped at RETRY_MAX)
+RETRY_BASE = timedelta(minutes=2)
+RETRY_MAX = timedelta(hours=6)
+BATCH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class SendReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    #: set when the sender itself failed (the run stopped, nothing was suppressed)
+    fatal: str | None = None
+
+
+def retry_at(attempts: int, now: datetime) -> datetime:
+    delay: timedelta = RETRY_BASE * (2 ** max(0, attempts - 1))
+    return now + min(delay, RETRY_MAX)
+
+
+class Notifier:
+    """Queues the changes a tracker records and sends them to subscribers."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        self.tracker = tracker
+        self._notices: dict[int, RenderedChange | None] = {}
+
+    @property
+    def store(self) -> Store:
+        return self.tracker.store
+
+    # -- queueing --------------------------------------------------------------------------------
+
+    def enqueue(self, revision: Revision, previous: Revision | None) -> int:
+        """Record ``revision`` and queue it for everyone in scope; returns rows queued."""
+        change_id = self.store.record_change(
+            revision, previous=previous.id if previous is not None else None
+        )
+        return self.store.fan_out(change_id)
+
+    def record_silently(self, policy: str) -> None:
+        """Record every archived revision of ``policy`` without queueing mail (``import``: a
+        backfilled history is news to nobody)."""
+        history = list(reversed(self.tracker.archive.log(policy)))
+        for i, revision in enumerate(history):
+            previous = history[i - 1].id if i else None
+            self.store.record_change(revision, previous=previous)
+
+    def reconcile(self) -> int:
+        """Queue archived revisions the database missed (a crash after the git commit)."""
+        queued = 0
+        archive = self.tracker.archive
+        for policy in archive.policies():
+            known = {c.revision for c in self.store.changes(policy)}
+            history = archive.log(policy)  # newest first
+            if not history:
+                continue
+            if not known:
+                # never seen: a baseline, so an imported history or a new database mails nobody
+                previous = history[1] if len(history) > 1 else None
+                self.store.record_change(history[0], previous=previous.id if previous else None)
+                continue
+            missing: list[tuple[Revision, Revision | None]] = []
+            for i, revision in enumerate(history):
+                if revision.id in known:
+                    break
+                missing.append((revision, history[i + 1] if i + 1 < len(history) else None))
+            for revision, previous in reversed(missing):
+                queued += self.enqueue(revision, previous)
+        return queued
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    def _rendered(self, item: OutboxItem) -> RenderedChange | None:
+        """The change's email body, rendered once per change (None: nothing to send)."""
+        if item.change_id in self._notices:
+            return self._notices[item.change_id]
+        from .mail import ChangeNotice, render_change, sender_domain
+
+        change = self.store.change(item.change_id)
+        rendered: RenderedChange | None = None
+        if change is not None and change.previous_revision:
+            tracker = self.tracker
+            diff = tracker.diff(change.policy, change.previous_revision, change.revision)
+            revision = tracker.archive.resolve(change.policy, change.revision)
+            policy = tracker.config.policy(change.policy)
+            notice: ChangeNotice = ChangeNotice.from_diff(
+                diff,
+                revision,
+                site=tracker.config.site,
+                title=policy.title if policy else change.policy,
+                domain=sender_domain(tracker.config.mail.sender),
+                previous=change.previous_revision,
+            )
+            rendered = render_change(notice)
+        self._notices[item.change_id] = rendered
+        return rendered
+
+    def _message(self, item: OutboxItem, rendered: RenderedChange) -> bytes:
+        from .mail import Recipient, build_message
+
+        signer = self.tracker.signer
+        base = self.tracker.config.site.base_url
+        assert item.email is not None  # claim never hands out a forgotten address
+        recipient = Recipient(
+            email=item.email,
+            unsubscribe_url=f"{base}/unsubscribe/{signer.sign('unsubscribe', item.subscriber_id)}",
+            subscriber=item.subscriber_id,
+            opt_out_url=(
+                f"{base}/opt-out/{signer.sign('opt-out', item.id)}" if item.material else None
+            ),
+            message_id=item.message_id,
+        )
+        return build_message(
+            rendered, recipient, sender=self.tracker.config.mail.sender, dkim=self.tracker.dkim
+        )
+
+    async def send(
+        self, mailer: Mailer, *, owner: str, batch: int = BATCH, lease: timedelta = LEASE
+    ) -> SendReport:
+        """Send everything due, batch by batch, until the outbox has nothing due or the sender
+        itself fails."""
+        from .mail import OutgoingMessage
+
+        sent = retried = failed = 0
+        store = self.store
+        while True:
+            items = store.claim(owner, batch, lease)
+            if not items:
+                return SendReport(sent=sent, retried=retried, failed=failed)
+            outgoing: list[OutgoingMessage] = []
+            by_key: dict[int, OutboxItem] = {}
+            for item in items:
+                rendered = self._rendered(item)
+                if rendered is None or item.email is None:
+                    store.mark_failed_permanent(item.id, owner, "the change can no longer be built")
+                    failed += 1
+                    continue
+                try:
+                    data = self._message(item, rendered)
+                except InputError as exc:
+                    store.mark_failed_permanent(item.id, owner, str(exc))
+                    failed += 1
+                    continue
+                outgoing.append(OutgoingMessage(key=item.id, recipient=item.email, data=data))
+                by_key[item.id] = item
+            results = await mailer.send(outgoing) if outgoing else []
+            now = datetime.now(UTC)
+            for result in results:
+                item = by_key[int(result.key)]
+                if result.status == "ok":
+                    store.mark_sent(item.id, owner)
+                    sent += 1
+                elif result.status == "fatal":
+                    store.release(owner)
+                    return SendReport(
+                        sent=sent,
+                        retried=retried,
+                        failed=failed,
+                        fatal=f"{result.code or ''} {result.reply}".strip() or "sender failed",
+                    )
+                elif result.status == "permanent" and result.suppress:
+                    store.mark_failed_permanent(item.id, owner, f"{result.code} {result.reply}")
+                    failed += 1
+                else:  # temporary, or a refusal of this message's content: try again later
+                    store.mark_retry(
+                        item.id,
+                        owner,
+                        f"{result.code} {result.reply}",
+                        retry_at(item.attempts, now),
+                    )
+                    retried += 1
+
+
+def notify_owner() -> str:
+    """A sender's lease name: host and pid, so a leftover lease says whose it was."""
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
