@@ -103,7 +103,7 @@ class OffsetClock:
         return datetime.now(UTC) + self.offset
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 5.0) -> None:
+def wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -296,6 +296,8 @@ def test_a_failing_source_backs_off_and_shows_its_streak(
     clock.offset = timedelta(minutes=6)  # past the first back-off: one more attempt, then 10 min
     wait_for(lambda: status().failures == 2)
     assert pagesite.hits["/privacy"] == 2
+    # another process reads the state file, which the check saves when it ends
+    wait_for(lambda: by_policy(schedule_status(Tracker(config)))["privacy"].failures == 2)
     offline = by_policy(schedule_status(Tracker(config)))["privacy"]
     assert offline.failures == 2 and offline.last_status == "error" and offline.last_error
 

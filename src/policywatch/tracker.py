@@ -276,6 +276,7 @@ class Tracker:
         skipped until its back-off expires, and reported as an error meanwhile (never silently).
         """
         policies = [self._policy(pid) for pid in policy_ids] if policy_ids else self.config.policies
+        self._state = None  # re-read: another process (cron, serve) may have saved it since
         state = self.state
         now = datetime.now(UTC)
         results: dict[str, CheckResult] = {}
