@@ -399,6 +399,33 @@ def test_a_layout_table_is_read_as_blocks() -> None:
     assert html_to_markdown(html) == "## Terms\n\nBody text.\n"
 
 
+def test_an_inline_element_wrapping_blocks_is_read_as_their_container() -> None:
+    # <span> around whole sections (component frameworks), <button> holding an accordion's
+    # heading, a card link around a heading and a paragraph: browsers lay these out as blocks
+    html = """<body><span class="section"><h2>Sharing</h2><p>We share <b>nothing</b>.</p>
+      <ol><li>One</li><li>Two</li></ol></span>
+      <div>Intro <a href="/card"><h3>Card title</h3><p>Card text.</p></a> outro.</div>
+      <button type="button"><h3>Question?</h3></button><p>Answer <span>inline</span>.</p>
+      </body>"""
+    assert html_to_markdown(html) == (
+        "## Sharing\n\nWe share **nothing**.\n\n1. One\n2. Two\n\nIntro\n\n### Card title\n\n"
+        "Card text.\n\noutro.\n\n### Question?\n\nAnswer inline.\n"
+    )
+    assert [c.kind for c in segment(html_to_markdown(html))][:4] == [
+        "heading",
+        "sentence",
+        "item",
+        "item",
+    ]
+
+
+def test_a_selected_inline_element_wrapping_blocks_keeps_them() -> None:
+    html = '<body><span id="terms"><h2>Terms</h2><p>First.</p><p>Second.</p></span></body>'
+    assert html_to_markdown(html, select=["#terms"]) == "## Terms\n\nFirst.\n\nSecond.\n"
+    html = '<body><p>See <em id="x">this <b>note</b></em>.</p></body>'
+    assert html_to_markdown(html, select=["#x"]) == "*this **note***\n"
+
+
 def test_ordered_lists_keep_their_numbers() -> None:
     html = """<body><ol start="4">
       <li>Fourth</li><li>Fifth<ul><li>nested bullet</li></ul></li>

@@ -48,7 +48,7 @@ __all__ = [
 #: bump when a change of this module can change the text extracted from the same bytes: the
 #: tracker then re-extracts stored snapshots and records the difference as a ``technical``
 #: revision, never announced, so an extractor upgrade never reads as a policy change
-EXTRACTOR_VERSION = "1"
+EXTRACTOR_VERSION = "2"
 MAX_BYTES = 10 * 1024 * 1024
 
 #: Query parameters that identify a click or a campaign, not a page. They change on every fetch
@@ -489,23 +489,46 @@ class _Markdown:
     of thousands of nodes and every Python object created per node costs.
     """
 
+    def __init__(self) -> None:
+        #: how many blocks :meth:`flat` has run together so far: when it grows while one inline
+        #: element is converted, that element wraps blocks and must be read as a container
+        self.flattened = 0
+
     def blocks(self, node: LexborNode, out: list[str]) -> None:
-        inline: list[str] = []
+        run: list[str] = []
+        self.walk(node, run, out)
+        if run:
+            self.flush(run, out)
+
+    def walk(self, node: LexborNode, run: list[str], out: list[str]) -> None:
+        """Add ``node``'s children to ``out``: inline content gathers in ``run`` (one paragraph).
+
+        An inline element that wraps blocks -- ``<span>`` around whole sections, a ``<button>``
+        holding an accordion's ``<h3>``, a card ``<a>`` around a heading and a paragraph -- is
+        laid out by browsers as the blocks it holds. Converting it as inline text would run a
+        whole document into one line (and one clause), so it is walked like a container: its
+        inline content joins the paragraph around it, its blocks stay blocks. Finding out costs
+        nothing up front: the element is converted inline and re-read only if that flattened
+        a block.
+        """
         child = node.child
         while child is not None:
             tag = child.tag or ""
             if tag == "-text":
-                inline.append(_escape_text(child.text_content or ""))
+                run.append(_escape_text(child.text_content or ""))
             elif tag in _BLOCK_TAGS:
-                if inline:
-                    self.flush(inline, out)
-                    inline = []
+                if run:
+                    self.flush(run, out)
+                    run.clear()
                 self.block(child, tag, out)
             elif tag[:1] not in "-_!" and tag not in _SKIP_INLINE:
-                inline.append(self.inline(child, tag))
+                before = self.flattened
+                piece = self.inline(child, tag)
+                if self.flattened == before:
+                    run.append(piece)
+                else:
+                    self.walk(child, run, out)
             child = child.next
-        if inline:
-            self.flush(inline, out)
 
     @staticmethod
     def flush(inline: list[str], out: list[str]) -> None:
@@ -590,6 +613,7 @@ class _Markdown:
             if tag == "-text":
                 parts.append(_escape_text(child.text_content or ""))
             elif tag in _BLOCK_TAGS:
+                self.flattened += 1
                 parts.append(" " + self.flat(child) + " ")
             elif tag[:1] not in "-_!" and tag not in _SKIP_INLINE:
                 piece = self.inline(child, tag)
@@ -798,8 +822,13 @@ def html_to_markdown(
             converter.block(root, tag, out)
         elif tag[:1] in "-_!":  # the document node when there is no body
             converter.blocks(root, out)
-        else:
-            converter.flush([converter.inline(root, tag)], out)
+        else:  # an inline element picked by ``select``: a paragraph, or a container of blocks
+            before = converter.flattened
+            piece = converter.inline(root, tag)
+            if converter.flattened == before:
+                converter.flush([piece], out)
+            else:
+                converter.blocks(root, out)
     text = "\n\n".join(out)
     return text + "\n" if text else ""
 
