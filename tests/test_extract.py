@@ -446,6 +446,19 @@ def test_nested_lists_and_paragraphs_inside_items() -> None:
     )
 
 
+def test_content_directly_inside_a_list_is_kept_under_its_item() -> None:
+    # invalid but common: text, inline elements and blocks outside any <li>, and wrappers
+    # between the list and its items; browsers show all of it
+    html = """<body><ol><li>Transfers rely on:<ol>(a) adequacy <b>decisions</b>;</ol>
+      <ol>(b) contractual clauses.</ol></li><p>A note on the first item.</p>
+      <li>Second</li></ol>
+      <ul>Lead text<div class="row"><li>One</li><li>Two</li></div></ul></body>"""
+    assert html_to_markdown(html) == (
+        "1. Transfers rely on:\n   (a) adequacy **decisions**;\n   (b) contractual clauses.\n"
+        "   A note on the first item.\n2. Second\n\nLead text\n\n- One\n- Two\n"
+    )
+
+
 def test_inline_markup() -> None:
     html = (
         "<body><p>We <em>never</em> sell <b> your </b>data. See <code>opt_out()</code>."

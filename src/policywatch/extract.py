@@ -380,6 +380,7 @@ _BLOCK_TAGS = _words(
     fieldset figcaption figure footer form header hgroup hr html legend li main menu nav ol p pre
     section summary table tbody td tfoot th thead tr ul h1 h2 h3 h4 h5 h6"""
 )
+_LIST_TAGS = frozenset({"ul", "ol", "menu", "dir"})
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 # Removed before conversion: never policy text, whatever the page's CSS says.
 _PRUNE = (
@@ -627,44 +628,56 @@ class _Markdown:
         return text
 
     def listing(self, node: LexborNode, ordered: bool, out: list[str]) -> None:
+        """A list, tolerant of the invalid lists real pages are full of.
+
+        Browsers show text, inline elements and blocks sitting directly in a list (outside any
+        ``<li>``) as unmarked blocks under the item before them; they are kept there, not dropped
+        and not promoted to numbered items (which would also shift the numbering). Wrappers
+        between the list and its items (``<ul><div><li>``) are looked through.
+        """
         reverse = ordered and "reversed" in node.attributes
         number = _int_attr(node, "start") if ordered else None
         if number is None:
-            number = sum(1 for c in _children(node) if c.tag == "li") if reverse else 1
+            number = sum(1 for c in _list_children(node) if c.tag == "li") if reverse else 1
         step = -1 if reverse else 1
         items: list[str] = []
-        child = node.child
-        while child is not None:
+        loose: list[str] = []  # blocks outside any item, shown under the item before them
+        run: list[str] = []
+        for child in _list_children(node):
             tag = child.tag or ""
-            if tag == "-text" or tag[:1] in "-_!":
-                child = child.next
+            if tag == "-text":
+                run.append(_escape_text(child.text_content or ""))
                 continue
+            if tag[:1] in "-_!" or tag in _SKIP_INLINE:
+                continue
+            if tag != "li" and tag not in _BLOCK_TAGS:
+                before = self.flattened
+                piece = self.inline(child, tag)
+                if self.flattened == before:
+                    run.append(piece)
+                else:
+                    self.walk(child, run, loose)
+                continue
+            if run:
+                self.flush(run, loose)
+                run.clear()
+            if tag != "li":
+                self.block(child, tag, loose)
+                continue
+            _attach(loose, items, out)
+            if ordered:
+                value = _int_attr(child, "value")
+                if value is not None:
+                    number = value
             sub: list[str] = []
-            if tag == "li":
-                if ordered:
-                    value = _int_attr(child, "value")
-                    if value is not None:
-                        number = value
-                self.blocks(child, sub)
-            elif tag in ("ul", "ol") and items:
-                # a list directly inside a list (invalid, common): nest it under the last item
-                self.block(child, tag, sub)
-                items[-1] += "\n" + _indent("\n".join(sub), 2 if items[-1][0] == "-" else 3)
-                child = child.next
-                continue
-            elif tag in _BLOCK_TAGS:
-                self.block(child, tag, sub)
-            else:
-                piece = self.inline(child, tag).strip()
-                if piece:
-                    sub.append(piece)
+            self.blocks(child, sub)
             if sub:
                 marker = f"{number}. " if ordered else "- "
-                body = "\n".join(sub)
-                items.append(marker + _indent(body, len(marker), first=False))
-            if tag == "li":
-                number += step
-            child = child.next
+                items.append(marker + _indent("\n".join(sub), len(marker), first=False))
+            number += step
+        if run:
+            self.flush(run, loose)
+        _attach(loose, items, out)
         if items:
             out.append("\n".join(items))
 
@@ -709,6 +722,35 @@ def _children(node: LexborNode) -> Iterable[LexborNode]:
     while child is not None:
         yield child
         child = child.next
+
+
+def _list_children(node: LexborNode) -> Iterable[LexborNode]:
+    """A list's children, looking through wrappers that hold ``<li>`` (``<ul><div><li>``)."""
+    child = node.child
+    while child is not None:
+        tag = child.tag or ""
+        if (
+            tag != "li"
+            and tag[:1] not in "-_!"
+            and tag not in _LIST_TAGS
+            and any(c.tag == "li" for c in _children(child))
+        ):
+            yield from _list_children(child)
+        else:
+            yield child
+        child = child.next
+
+
+def _attach(loose: list[str], items: list[str], out: list[str]) -> None:
+    """Put blocks found between list items under the last item, or before the list."""
+    if not loose:
+        return
+    if items:
+        width = items[-1].index(" ") + 1  # the marker: "- " or "12. "
+        items[-1] += "\n" + _indent("\n".join(loose), width)
+    else:
+        out.extend(loose)
+    loose.clear()
 
 
 def _indent(text: str, width: int, *, first: bool = True) -> str:
