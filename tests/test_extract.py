@@ -397,6 +397,30 @@ def test_tables_become_pipe_rows_with_a_header_separator() -> None:
 def test_a_layout_table_is_read_as_blocks() -> None:
     html = "<body><table><tr><td><h2>Terms</h2><p>Body text.</p></td></tr></table></body>"
     assert html_to_markdown(html) == "## Terms\n\nBody text.\n"
+    # a navigation column beside the page body, the body holding headings
+    html = """<body><table><tr><td><a href="/">Home</a></td><td><h1>Privacy</h1>
+      <p>We collect what you give us, and we keep it no longer than we need it.</p>
+      <h2>Rights</h2><p>You may ask for a copy of it at any time.</p></td></tr></table></body>"""
+    assert html_to_markdown(html) == (
+        "[Home](/)\n\n# Privacy\n\n"
+        "We collect what you give us, and we keep it no longer than we need it.\n\n"
+        "## Rights\n\nYou may ask for a copy of it at any time.\n"
+    )
+    html = "<body><table><tr><td>A</td><td><table><tr><td>B</td></tr></table></td></tr></table>"
+    assert html_to_markdown(html) == "A\n\nB\n"
+
+
+def test_a_heading_in_a_data_cell_keeps_the_table() -> None:
+    html = """<body><table>
+      <tr><td><b>Purpose</b></td><td><b>Data</b></td></tr>
+      <tr><td><h4>Verify your profile</h4></td><td>photos; phone number</td></tr>
+      <tr><td>Run the service</td><td>e-mail address; <ul><li>device id</li></ul></td></tr>
+      </table></body>"""
+    assert html_to_markdown(html) == (
+        "| **Purpose** | **Data** |\n| --- | --- |\n"
+        "| Verify your profile | photos; phone number |\n"
+        "| Run the service | e-mail address; device id |\n"
+    )
 
 
 def test_an_inline_element_wrapping_blocks_is_read_as_their_container() -> None:

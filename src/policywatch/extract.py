@@ -456,6 +456,13 @@ def clean_href(href: str) -> str | None:
     return href
 
 
+def _one_line(text: str) -> str:
+    """A heading or table cell: blocks inside it were run together with spaces; keep one."""
+    if "  " in text:
+        text = _SPACES.sub(" ", text)
+    return text.strip()
+
+
 def _wrap(inner: str, mark: str) -> str:
     core = inner.strip()
     if not core:
@@ -552,7 +559,7 @@ class _Markdown:
     def block(self, node: LexborNode, tag: str, out: list[str]) -> None:
         level = _HEADINGS.get(tag)
         if level is not None:
-            text = self.flat(node).strip()
+            text = _one_line(self.flat(node))
             if text:
                 out.append(f"{'#' * level} {text}")
         elif tag == "ul" or tag == "ol" or tag == "menu" or tag == "dir":
@@ -696,11 +703,7 @@ class _Markdown:
         grid = [[c for c in _children(tr) if c.tag in ("td", "th")] for tr in rows]
         width = max((len(r) for r in grid), default=0)
         role = (node.attributes.get("role") or "").lower()
-        if (
-            width <= 1
-            or role in ("presentation", "none")
-            or any(c.css_first(_LAYOUT_HINTS) is not None for cells in grid for c in cells)
-        ):
+        if width <= 1 or role in ("presentation", "none") or _is_layout(grid):
             # a layout table: its cells are page regions, not data
             for cells in grid:
                 for cell in cells:
@@ -708,13 +711,31 @@ class _Markdown:
             return
         lines: list[str] = []
         for n, cells in enumerate(grid):
-            texts = [self.flat(c).strip().replace("|", "\\|") for c in cells]
+            texts = [_one_line(self.flat(c)).replace("|", "\\|") for c in cells]
             texts += [""] * (width - len(texts))
             lines.append("| " + " | ".join(texts) + " |")
             if n == 0:
                 lines.append("|" + " --- |" * width)
         if lines:
             out.append("\n".join(lines))
+
+
+def _is_layout(grid: list[list[LexborNode]]) -> bool:
+    """Whether a table of two or more columns lays out page regions rather than data.
+
+    A table inside a cell is layout. A heading inside a cell is not enough: data tables name a
+    row's category with an ``<h4>`` or ``<h5>`` as often as with bold text, and reading them as
+    regions would break every row into loose paragraphs. It is layout when one cell also holds
+    most of the table's text -- the page body beside a navigation or logo column -- since a
+    region that big flattened into one table row would become a single giant clause.
+    """
+    hinted = [c for cells in grid for c in cells if c.css_first(_LAYOUT_HINTS) is not None]
+    if not hinted:
+        return False
+    if any(c.css_first("table") is not None for c in hinted):
+        return True
+    sizes = [_text_length(c) for cells in grid for c in cells]
+    return max(sizes) * 2 > sum(sizes)
 
 
 def _children(node: LexborNode) -> Iterable[LexborNode]:
