@@ -369,6 +369,67 @@ def test_content_hidden_until_found_is_kept() -> None:
     assert "Collapsed section text." in html_to_markdown(html)
 
 
+def test_collapsed_accordion_and_tab_panels_are_kept() -> None:
+    html = """<body><main>
+      <h3><button aria-expanded="false" aria-controls="p1">Who sees my data?<svg
+        aria-hidden="true"><text>+</text></svg></button></h3>
+      <div id="p1" role="region" hidden><p>Only our support team.</p></div>
+      <button aria-expanded="false" aria-controls="p2"><h3>How long is it kept?</h3></button>
+      <div id="p2" aria-hidden="true" style="display: none"><p>Two years.</p>
+        <span aria-hidden="true">ICON</span></div>
+      <div role="tablist"><button role="tab" aria-selected="true" aria-controls="t1">EU</button>
+        <button role="tab" aria-selected="false" aria-controls="t2">US</button></div>
+      <div role="tabpanel" id="t1"><p>EU text.</p></div>
+      <div role="tabpanel" id="t2" hidden><p>US text.</p></div>
+    </main></body>"""
+    markdown = html_to_markdown(html)
+    for text in ("Only our support team.", "Two years.", "EU text.", "US text."):
+        assert text in markdown
+    assert "### How long is it kept?" in markdown
+    assert "ICON" not in markdown
+    assert "+" not in markdown
+
+
+@pytest.mark.parametrize(
+    "control",
+    [
+        '<button aria-haspopup="true" aria-expanded="false" aria-controls="x">Menu</button>',
+        '<input role="combobox" aria-expanded="false" aria-controls="x">',
+        '<a href="#x" aria-controls="x">no aria-expanded: not a disclosure</a>',
+    ],
+)
+def test_hidden_menus_and_undisclosed_content_stay_hidden(control: str) -> None:
+    html = f'<body><p>Policy.</p>{control}<ul id="x" hidden><li>SECRET</li></ul></body>'
+    assert "SECRET" not in html_to_markdown(html)
+
+
+@pytest.mark.parametrize(
+    "panel",
+    [
+        '<nav id="x" hidden><a href="/a">SECRET</a></nav>',
+        '<div id="x" role="dialog" aria-hidden="true"><p>SECRET cookie settings</p></div>',
+    ],
+)
+def test_hidden_navigation_and_dialogs_stay_hidden_when_toggled(panel: str) -> None:
+    html = (
+        f'<body><p>Policy.</p><button aria-expanded="false" aria-controls="x">Open</button>{panel}'
+    )
+    assert "SECRET" not in html_to_markdown(html)
+
+
+def test_a_hidden_copy_of_a_shown_panel_is_not_repeated() -> None:
+    # the same tab block pasted twice, each copy showing the other panel: each text once
+    tabs = (
+        '<button role="tab" aria-controls="a">A</button><button role="tab" aria-controls="b">B'
+        '</button><div role="tabpanel" id="a"{}><p>Panel A.</p></div>'
+        '<div role="tabpanel" id="b"{}><p>Panel B.</p></div>'
+    )
+    html = "<body>" + tabs.format("", " hidden") + tabs.format(" hidden", "") + "</body>"
+    markdown = html_to_markdown(html)
+    assert markdown.count("Panel A.") == 1
+    assert markdown.count("Panel B.") == 1
+
+
 def test_a_body_hidden_until_scripts_run_is_still_read() -> None:
     html = '<html style="display:none"><body style="visibility:hidden"><p>Policy.</p></body></html>'
     assert html_to_markdown(html) == "Policy.\n"

@@ -388,6 +388,10 @@ _PRUNE = (
     "input, select, textarea, datalist, dialog:not([open]), "
     '[hidden]:not([hidden="until-found" i]), [aria-hidden="true" i]'
 )
+# What a control opens that is not a section of the page: menus, pickers, dialogs, tooltips.
+_POPUP_ROLES = _words(
+    "alertdialog combobox dialog grid listbox menu menubar menuitem navigation tooltip tree"
+)
 _PRUNE_STYLED = '[style*="none" i], [style*="hidden" i]'
 
 _STYLE_HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
@@ -811,6 +815,59 @@ def _outermost(nodes: list[LexborNode]) -> list[LexborNode]:
     return result
 
 
+def _hides_itself(node: LexborNode) -> bool:
+    attrs = node.attributes
+    if "hidden" in attrs:
+        value = attrs["hidden"]
+        if not (isinstance(value, str) and value.lower() == "until-found"):
+            return True
+    if (attrs.get("aria-hidden") or "").lower() == "true":
+        return True
+    return bool(_STYLE_HIDDEN.search(attrs.get("style") or ""))
+
+
+def _collapsed_panels(tree: LexborHTMLParser) -> set[int]:
+    """The ``mem_id`` of hidden elements that are collapsed accordion or tab panels.
+
+    FAQ-style policies put whole sections in accordions, and some put them in tabs: a button
+    with ``aria-expanded`` (or a ``role="tab"``) whose ``aria-controls`` names a panel hidden
+    with ``hidden``, ``aria-hidden`` or ``display:none`` until clicked. That text is policy text
+    a reader opens with one click; pruning it as hidden would drop most of such a policy, and
+    would record a policy change whenever the site changes which panel starts open.
+
+    Not kept: what a popup button controls (``aria-haspopup``: menus, listboxes, comboboxes)
+    and panels that are navigation or dialogs (a menu toggle, a cookie-settings dialog). When
+    several elements share the panel's id (a copied block of tabs, each copy showing another
+    panel) and one of them is shown, the hidden copies are duplicates and stay pruned;
+    otherwise only the first is kept.
+    """
+    wanted: set[str] = set()
+    for control in tree.css("[aria-controls]"):
+        attrs = control.attributes
+        popup = (attrs.get("aria-haspopup") or "false").lower()
+        role = (attrs.get("role") or "").lower()
+        if popup != "false" or role in _POPUP_ROLES:
+            continue
+        if role == "tab" or "aria-expanded" in attrs:
+            wanted.update((attrs.get("aria-controls") or "").split())
+    if not wanted:
+        return set()
+    panels: dict[str, list[LexborNode]] = {}
+    for node in tree.css("[id]"):
+        ident = node.attributes.get("id")
+        if ident in wanted:
+            panels.setdefault(ident, []).append(node)
+    kept: set[int] = set()
+    for copies in panels.values():
+        if not all(_hides_itself(n) for n in copies):
+            continue
+        panel = copies[0]
+        role = (panel.attributes.get("role") or "").lower()
+        if panel.tag not in ("nav", "dialog") and role not in _POPUP_ROLES:
+            kept.add(panel.mem_id)
+    return kept
+
+
 def _text_length(node: LexborNode) -> int:
     return len(_WS_HTML.sub("", node.text(deep=True)))
 
@@ -832,20 +889,25 @@ def html_to_markdown(
 
     Text a reader cannot see never reaches the Markdown: scripts, styles, templates, SVG and
     elements hidden with ``hidden``, ``aria-hidden="true"`` or inline ``display:none`` /
-    ``visibility:hidden`` (hidden "A/B" variants would otherwise flip-flop between revisions).
+    ``visibility:hidden`` (hidden "A/B" variants would otherwise flip-flop between revisions) --
+    except collapsed accordion and tab panels, which the reader opens with one click.
     """
     from selectolax.lexbor import LexborHTMLParser
 
     tree = LexborHTMLParser(html)
     doomed = [n for sel in remove for n in _css(tree, sel, name)]
-    doomed.extend(tree.css(_PRUNE))
+    hidden = list(tree.css(_PRUNE))
     # <html>/<body> hidden by an inline style are an anti-flicker trick (shown by a script once
     # the page is ready), not hidden content: pruning them would leave nothing.
-    doomed.extend(
+    hidden.extend(
         n
         for n in tree.css(_PRUNE_STYLED)
         if n.tag not in ("html", "body") and _STYLE_HIDDEN.search(n.attributes.get("style") or "")
     )
+    collapsed = _collapsed_panels(tree)
+    if collapsed:
+        hidden = [n for n in hidden if n.mem_id not in collapsed]
+    doomed.extend(hidden)
     # Decompose outermost nodes only: a node inside an already freed subtree must not be touched.
     for node in _outermost(doomed):
         node.decompose()
