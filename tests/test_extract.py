@@ -644,6 +644,15 @@ def test_a_large_page_converts_in_linear_time() -> None:
     assert markdown.count("We share [data](https://x.test/)") == 1600
     assert elapsed < 1.0  # ~30 ms on the project machine; only a quadratic walk gets near this
 
+    # inline wrappers nested deep around the whole text are each read once, not once per level
+    html = "<body><main>" + "<span>" * 100 + item * 1600 + "</span>" * 100 + "</main></body>"
+    start = time.perf_counter()
+    markdown = html_to_markdown(html)
+    elapsed = time.perf_counter() - start
+    assert markdown.count("We share [data](https://x.test/)") == 1600
+    assert markdown.count("\n- One item\n") == 1600
+    assert elapsed < 1.0  # ~50 ms; re-flattening each level took ~4 s
+
 
 # ---------------------------------------------------------------------------------------------
 # extract()

@@ -505,6 +505,10 @@ class _Markdown:
         #: how many blocks :meth:`flat` has run together so far: when it grows while one inline
         #: element is converted, that element wraps blocks and must be read as a container
         self.flattened = 0
+        #: ``mem_id`` of the inline elements found wrapping blocks while flattening, so that
+        #: wrappers nested in a wrapper are not flattened again on the way down (which would
+        #: make ``<span>`` nested N deep around a document cost N conversions)
+        self.wrappers: set[int] = set()
 
     def blocks(self, node: LexborNode, out: list[str]) -> None:
         run: list[str] = []
@@ -534,13 +538,20 @@ class _Markdown:
                     run.clear()
                 self.block(child, tag, out)
             elif tag[:1] not in "-_!" and tag not in _SKIP_INLINE:
-                before = self.flattened
-                piece = self.inline(child, tag)
-                if self.flattened == before:
-                    run.append(piece)
-                else:
-                    self.walk(child, run, out)
+                self.phrase(child, tag, run, out)
             child = child.next
+
+    def phrase(self, node: LexborNode, tag: str, run: list[str], out: list[str]) -> None:
+        """An inline element in block context: joins ``run``, or is walked if it wraps blocks."""
+        if self.wrappers and node.mem_id in self.wrappers:
+            self.walk(node, run, out)
+            return
+        before = self.flattened
+        piece = self.inline(node, tag)
+        if self.flattened == before:
+            run.append(piece)
+        else:
+            self.walk(node, run, out)
 
     @staticmethod
     def flush(inline: list[str], out: list[str]) -> None:
@@ -628,7 +639,10 @@ class _Markdown:
                 self.flattened += 1
                 parts.append(" " + self.flat(child) + " ")
             elif tag[:1] not in "-_!" and tag not in _SKIP_INLINE:
+                before = self.flattened
                 piece = self.inline(child, tag)
+                if self.flattened != before:
+                    self.wrappers.add(child.mem_id)
                 if piece == "\n" and not inline:
                     piece = " "
                 parts.append(piece)
@@ -662,12 +676,7 @@ class _Markdown:
             if tag[:1] in "-_!" or tag in _SKIP_INLINE:
                 continue
             if tag != "li" and tag not in _BLOCK_TAGS:
-                before = self.flattened
-                piece = self.inline(child, tag)
-                if self.flattened == before:
-                    run.append(piece)
-                else:
-                    self.walk(child, run, loose)
+                self.phrase(child, tag, run, loose)
                 continue
             if run:
                 self.flush(run, loose)
@@ -948,12 +957,10 @@ def html_to_markdown(
         elif tag[:1] in "-_!":  # the document node when there is no body
             converter.blocks(root, out)
         else:  # an inline element picked by ``select``: a paragraph, or a container of blocks
-            before = converter.flattened
-            piece = converter.inline(root, tag)
-            if converter.flattened == before:
-                converter.flush([piece], out)
-            else:
-                converter.blocks(root, out)
+            run: list[str] = []
+            converter.phrase(root, tag, run, out)
+            if run:
+                converter.flush(run, out)
     text = "\n\n".join(out)
     return text + "\n" if text else ""
 
