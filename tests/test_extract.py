@@ -557,6 +557,20 @@ def test_inline_markup() -> None:
     )
 
 
+def test_two_line_breaks_in_a_row_separate_paragraphs() -> None:
+    html = (
+        "<body><div><b>Your rights</b><br><br>You may ask for a copy<br>by post.<br> <br>"
+        "<br>Last line.</div></body>"
+    )
+    markdown = html_to_markdown(html)
+    assert markdown == "**Your rights**\n\nYou may ask for a copy\\\nby post.\n\nLast line.\n"
+    assert [c.text for c in segment(markdown)] == [
+        "Your rights",
+        "You may ask for a copy by post.",
+        "Last line.",
+    ]
+
+
 def test_links_keep_their_target_without_tracking_parameters() -> None:
     html = (
         '<body><p><a href="https://acme.test/rights?utm_source=mail&amp;lang=en&amp;'

@@ -559,15 +559,22 @@ class _Markdown:
         if "  " in text:
             text = _SPACES.sub(" ", text)
         if "\n" in text:
-            lines = [line.strip() for line in text.split("\n")]
-            while lines and not lines[0]:
-                lines.pop(0)
-            while lines and not lines[-1]:
-                lines.pop()
-            # a hard line break: CommonMark's backslash form survives editors that trim spaces
-            text = "\\\n".join(_escape_line_start(line) for line in lines if line)
-        else:
-            text = _escape_line_start(text.strip())
+            # one <br> is a hard line break (CommonMark's backslash form survives editors that
+            # trim spaces); two or more in a row leave a blank line, which is how pages without
+            # <p> separate paragraphs: a paragraph break, so that a title line is not read as
+            # the start of the sentence below it
+            lines: list[str] = []
+            for line in text.split("\n"):
+                line = line.strip()
+                if line:
+                    lines.append(_escape_line_start(line))
+                elif lines:
+                    out.append("\\\n".join(lines))
+                    lines = []
+            if lines:
+                out.append("\\\n".join(lines))
+            return
+        text = _escape_line_start(text.strip())
         if text:
             out.append(text)
 
