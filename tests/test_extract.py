@@ -511,6 +511,18 @@ def test_a_selected_inline_element_wrapping_blocks_keeps_them() -> None:
     assert html_to_markdown(html, select=["#x"]) == "*this **note***\n"
 
 
+def test_aria_headings_are_headings() -> None:
+    html = """<body><div role="heading" aria-level="3">Sharing</div><p>We share nothing.</p>
+      <div>Intro <span role="heading" aria-level="4">Retention</span> Two years.</div>
+      <div role="heading">No level</div><p>Text.</p></body>"""
+    markdown = html_to_markdown(html)
+    assert markdown == (
+        "### Sharing\n\nWe share nothing.\n\nIntro\n\n#### Retention\n\nTwo years.\n\n"
+        "## No level\n\nText.\n"
+    )
+    assert [c.section for c in segment(markdown)][1] == ("Sharing",)
+
+
 def test_ordered_lists_keep_their_numbers() -> None:
     html = """<body><ol start="4">
       <li>Fourth</li><li>Fifth<ul><li>nested bullet</li></ul></li>

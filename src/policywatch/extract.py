@@ -501,7 +501,11 @@ class _Markdown:
     of thousands of nodes and every Python object created per node costs.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, headings: dict[int, int] | None = None) -> None:
+        #: ``mem_id`` -> level of elements that declare themselves headings with ARIA
+        #: (``<div role="heading" aria-level="3">``, common in component libraries): they give
+        #: clauses their section path just like ``<h3>``
+        self.headings = headings or {}
         #: how many blocks :meth:`flat` has run together so far: when it grows while one inline
         #: element is converted, that element wraps blocks and must be read as a container
         self.flattened = 0
@@ -543,6 +547,12 @@ class _Markdown:
 
     def phrase(self, node: LexborNode, tag: str, run: list[str], out: list[str]) -> None:
         """An inline element in block context: joins ``run``, or is walked if it wraps blocks."""
+        if self.headings and node.mem_id in self.headings:  # <span role="heading">
+            if run:
+                self.flush(run, out)
+                run.clear()
+            self.heading(node, self.headings[node.mem_id], out)
+            return
         if self.wrappers and node.mem_id in self.wrappers:
             self.walk(node, run, out)
             return
@@ -578,12 +588,17 @@ class _Markdown:
         if text:
             out.append(text)
 
+    def heading(self, node: LexborNode, level: int, out: list[str]) -> None:
+        text = _one_line(self.flat(node))
+        if text:
+            out.append(f"{'#' * level} {text}")
+
     def block(self, node: LexborNode, tag: str, out: list[str]) -> None:
         level = _HEADINGS.get(tag)
+        if level is None and self.headings:
+            level = self.headings.get(node.mem_id)
         if level is not None:
-            text = _one_line(self.flat(node))
-            if text:
-                out.append(f"{'#' * level} {text}")
+            self.heading(node, level, out)
         elif tag == "ul" or tag == "ol" or tag == "menu" or tag == "dir":
             self.listing(node, tag == "ol", out)
         elif tag == "table":
@@ -884,6 +899,17 @@ def _collapsed_panels(tree: LexborHTMLParser) -> set[int]:
     return kept
 
 
+def _aria_headings(tree: LexborHTMLParser) -> dict[int, int]:
+    """``mem_id`` -> level of ``role="heading"`` elements (``aria-level``, 2 when absent or bad)."""
+    found: dict[int, int] = {}
+    for node in tree.css('[role="heading" i]'):
+        if (node.tag or "") in _HEADINGS:
+            continue
+        level = _int_attr(node, "aria-level")
+        found[node.mem_id] = min(max(level, 1), 6) if level is not None else 2
+    return found
+
+
 def _text_length(node: LexborNode) -> int:
     return len(_WS_HTML.sub("", node.text(deep=True)))
 
@@ -955,7 +981,7 @@ def html_to_markdown(
                 return ""
             roots = [root]
 
-    converter = _Markdown()
+    converter = _Markdown(_aria_headings(tree))
     out: list[str] = []
     for root in roots:
         tag = root.tag or ""
