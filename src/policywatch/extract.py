@@ -395,7 +395,7 @@ _POPUP_ROLES = _words(
 _PRUNE_STYLED = '[style*="none" i], [style*="hidden" i]'
 
 _STYLE_HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
-_LAYOUT_HINTS = "table, h1, h2, h3, h4, h5, h6"
+_HEADING_TAGS = "h1, h2, h3, h4, h5, h6"
 _SKIP_INLINE = frozenset({"img", "picture", "video", "audio", "source", "track", "map", "wbr"})
 _WS_HTML = re.compile(r"[ \t\n\r\f]+")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<])")
@@ -494,6 +494,10 @@ def _int_attr(node: LexborNode, key: str) -> int | None:
         return None
 
 
+class _WrapsBlocks(Exception):
+    """Control flow inside :class:`_Markdown`: the inline element being converted holds a block."""
+
+
 class _Markdown:
     """One pass over a pruned DOM, producing Markdown blocks.
 
@@ -506,12 +510,12 @@ class _Markdown:
         #: (``<div role="heading" aria-level="3">``, common in component libraries): they give
         #: clauses their section path just like ``<h3>``
         self.headings = headings or {}
-        #: how many blocks :meth:`flat` has run together so far: when it grows while one inline
-        #: element is converted, that element wraps blocks and must be read as a container
-        self.flattened = 0
-        #: ``mem_id`` of the inline elements found wrapping blocks while flattening, so that
-        #: wrappers nested in a wrapper are not flattened again on the way down (which would
-        #: make ``<span>`` nested N deep around a document cost N conversions)
+        #: set while :meth:`phrase` converts an inline element: a block met inside it then
+        #: aborts the conversion (:class:`_WrapsBlocks`) instead of being flattened
+        self.probing = False
+        #: ``mem_id`` of inline elements an aborted conversion passed through: they wrap the
+        #: block too, so walking into them later must not probe them again (``<span>`` nested
+        #: N deep around a long run of text would cost N passes over it)
         self.wrappers: set[int] = set()
 
     def blocks(self, node: LexborNode, out: list[str]) -> None:
@@ -528,8 +532,8 @@ class _Markdown:
         laid out by browsers as the blocks it holds. Converting it as inline text would run a
         whole document into one line (and one clause), so it is walked like a container: its
         inline content joins the paragraph around it, its blocks stay blocks. Finding out costs
-        nothing up front: the element is converted inline and re-read only if that flattened
-        a block.
+        nothing up front: the element is converted inline, and the conversion is abandoned at
+        the first block it meets.
         """
         child = node.child
         while child is not None:
@@ -556,12 +560,17 @@ class _Markdown:
         if self.wrappers and node.mem_id in self.wrappers:
             self.walk(node, run, out)
             return
-        before = self.flattened
-        piece = self.inline(node, tag)
-        if self.flattened == before:
-            run.append(piece)
-        else:
+        self.probing = True
+        try:
+            piece: str | None = self.inline(node, tag)
+        except _WrapsBlocks:
+            piece = None
+        finally:
+            self.probing = False
+        if piece is None:
             self.walk(node, run, out)
+        else:
+            run.append(piece)
 
     @staticmethod
     def flush(inline: list[str], out: list[str]) -> None:
@@ -658,13 +667,15 @@ class _Markdown:
             if tag == "-text":
                 parts.append(_escape_text(child.text_content or ""))
             elif tag in _BLOCK_TAGS:
-                self.flattened += 1
+                if self.probing:
+                    raise _WrapsBlocks
                 parts.append(" " + self.flat(child) + " ")
             elif tag[:1] not in "-_!" and tag not in _SKIP_INLINE:
-                before = self.flattened
-                piece = self.inline(child, tag)
-                if self.flattened != before:
+                try:
+                    piece = self.inline(child, tag)
+                except _WrapsBlocks:
                     self.wrappers.add(child.mem_id)
+                    raise
                 if piece == "\n" and not inline:
                     piece = " "
                 parts.append(piece)
@@ -738,7 +749,7 @@ class _Markdown:
         grid = [[c for c in _children(tr) if c.tag in ("td", "th")] for tr in rows]
         width = max((len(r) for r in grid), default=0)
         role = (node.attributes.get("role") or "").lower()
-        if width <= 1 or role in ("presentation", "none") or _is_layout(grid):
+        if width <= 1 or role in ("presentation", "none") or _is_layout(node, grid):
             # a layout table: its cells are page regions, not data
             for cells in grid:
                 for cell in cells:
@@ -755,7 +766,7 @@ class _Markdown:
             out.append("\n".join(lines))
 
 
-def _is_layout(grid: list[list[LexborNode]]) -> bool:
+def _is_layout(table: LexborNode, grid: list[list[LexborNode]]) -> bool:
     """Whether a table of two or more columns lays out page regions rather than data.
 
     A table inside a cell is layout. A heading inside a cell is not enough: data tables name a
@@ -764,11 +775,10 @@ def _is_layout(grid: list[list[LexborNode]]) -> bool:
     most of the table's text -- the page body beside a navigation or logo column -- since a
     region that big flattened into one table row would become a single giant clause.
     """
-    hinted = [c for cells in grid for c in cells if c.css_first(_LAYOUT_HINTS) is not None]
-    if not hinted:
-        return False
-    if any(c.css_first("table") is not None for c in hinted):
+    if any(inner.mem_id != table.mem_id for inner in table.css("table")):
         return True
+    if table.css_first(_HEADING_TAGS) is None:
+        return False
     sizes = [_text_length(c) for cells in grid for c in cells]
     return max(sizes) * 2 > sum(sizes)
 
