@@ -140,7 +140,7 @@ def f1(p: float, r: float) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def run_case(folder: Path, runs: int) -> tuple[Result, str | None, Counter[str]]:
+def run_case(folder: Path, runs: int) -> tuple[Result, str | None, str]:
     content = (folder / "snapshot.html").read_bytes()
     declaration = json.loads((folder / "declaration.json").read_text(encoding="utf-8"))
     expected = (folder / "expected.md").read_text(encoding="utf-8")
@@ -170,10 +170,10 @@ def run_case(folder: Path, runs: int) -> tuple[Result, str | None, Counter[str]]
             samples.append((time.perf_counter() - start) * 1000)
     except PolicywatchError as exc:  # an expected, reported failure (ExtractError ...)
         result.error = f"{type(exc).__name__}: {exc}"
-        return result, None, reference
+        return result, None, expected
     except Exception as exc:  # a bug: report it with the others rather than stop the run
         result.error = f"BUG {type(exc).__name__}: {exc}"
-        return result, None, reference
+        return result, None, expected
     assert text is not None
     ours = words(text)
     result.our_words = sum(ours.values())
@@ -182,19 +182,28 @@ def run_case(folder: Path, runs: int) -> tuple[Result, str | None, Counter[str]]
     our_lines = lines(text)
     result.line_ours = sum(len(k) * n for k, n in our_lines.items())
     result.line_shared = line_shared(our_lines, ref_lines)
-    return result, text, reference
+    return result, text, expected
 
 
-def show(case: str, text: str | None, reference: Counter[str], top: int = 40) -> None:
+def show(case: str, text: str | None, expected: str, top: int = 40) -> None:
+    """What differs for one case: words, then the longest lines only one side has."""
     if text is None:
         print(f"{case}: extraction failed")
         return
-    ours = words(text)
+    reference, ours = words(expected), words(text)
     missing = reference - ours
     extra = ours - reference
     print(f"\n{case}: {sum(missing.values())} words missed, {sum(extra.values())} added")
     print("  missed:", ", ".join(f"{w}×{n}" for w, n in missing.most_common(top)))
     print("  added: ", ", ".join(f"{w}×{n}" for w, n in extra.most_common(top)))
+    ref_lines, our_lines = lines(expected), lines(text)
+    for label, only in (
+        ("lines missed", ref_lines - our_lines),
+        ("lines added", our_lines - ref_lines),
+    ):
+        print(f"  {label}:")
+        for line, n in sorted(only.items(), key=lambda kv: -len(kv[0]) * kv[1])[:8]:
+            print(f"    {n}× {' '.join(line)[:110]}")
 
 
 def machine() -> str:
@@ -234,13 +243,13 @@ def main() -> int:
     print(f"extractor version {EXTRACTOR_VERSION}; {machine()}")
     results: list[Result] = []
     for folder in cases:
-        result, text, reference = run_case(folder, max(1, args.runs))
+        result, text, expected = run_case(folder, max(1, args.runs))
         results.append(result)
         if args.dump and text is not None:
             args.dump.mkdir(parents=True, exist_ok=True)
             (args.dump / f"{folder.name}.md").write_text(text, encoding="utf-8")
         if folder.name in args.show:
-            show(folder.name, text, reference)
+            show(folder.name, text, expected)
 
     print(
         f"\n{'case':38} {'KB':>6} {'ref w':>7} {'our w':>7} {'P':>6} {'R':>6} {'F1':>6}"
