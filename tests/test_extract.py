@@ -369,6 +369,67 @@ def test_content_hidden_until_found_is_kept() -> None:
     assert "Collapsed section text." in html_to_markdown(html)
 
 
+def test_collapsed_accordion_and_tab_panels_are_kept() -> None:
+    html = """<body><main>
+      <h3><button aria-expanded="false" aria-controls="p1">Who sees my data?<svg
+        aria-hidden="true"><text>+</text></svg></button></h3>
+      <div id="p1" role="region" hidden><p>Only our support team.</p></div>
+      <button aria-expanded="false" aria-controls="p2"><h3>How long is it kept?</h3></button>
+      <div id="p2" aria-hidden="true" style="display: none"><p>Two years.</p>
+        <span aria-hidden="true">ICON</span></div>
+      <div role="tablist"><button role="tab" aria-selected="true" aria-controls="t1">EU</button>
+        <button role="tab" aria-selected="false" aria-controls="t2">US</button></div>
+      <div role="tabpanel" id="t1"><p>EU text.</p></div>
+      <div role="tabpanel" id="t2" hidden><p>US text.</p></div>
+    </main></body>"""
+    markdown = html_to_markdown(html)
+    for text in ("Only our support team.", "Two years.", "EU text.", "US text."):
+        assert text in markdown
+    assert "### How long is it kept?" in markdown
+    assert "ICON" not in markdown
+    assert "+" not in markdown
+
+
+@pytest.mark.parametrize(
+    "control",
+    [
+        '<button aria-haspopup="true" aria-expanded="false" aria-controls="x">Menu</button>',
+        '<input role="combobox" aria-expanded="false" aria-controls="x">',
+        '<a href="#x" aria-controls="x">no aria-expanded: not a disclosure</a>',
+    ],
+)
+def test_hidden_menus_and_undisclosed_content_stay_hidden(control: str) -> None:
+    html = f'<body><p>Policy.</p>{control}<ul id="x" hidden><li>SECRET</li></ul></body>'
+    assert "SECRET" not in html_to_markdown(html)
+
+
+@pytest.mark.parametrize(
+    "panel",
+    [
+        '<nav id="x" hidden><a href="/a">SECRET</a></nav>',
+        '<div id="x" role="dialog" aria-hidden="true"><p>SECRET cookie settings</p></div>',
+    ],
+)
+def test_hidden_navigation_and_dialogs_stay_hidden_when_toggled(panel: str) -> None:
+    html = (
+        f'<body><p>Policy.</p><button aria-expanded="false" aria-controls="x">Open</button>{panel}'
+    )
+    assert "SECRET" not in html_to_markdown(html)
+
+
+def test_a_hidden_copy_of_a_shown_panel_is_not_repeated() -> None:
+    # the same tab block pasted twice, each copy showing the other panel: each text once
+    tabs = (
+        '<button role="tab" aria-controls="a">A</button><button role="tab" aria-controls="b">B'
+        '</button><div role="tabpanel" id="a"{}><p>Panel A.</p></div>'
+        '<div role="tabpanel" id="b"{}><p>Panel B.</p></div>'
+    )
+    html = "<body>" + tabs.format("", " hidden") + tabs.format(" hidden", "") + "</body>"
+    markdown = html_to_markdown(html)
+    assert markdown.count("Panel A.") == 1
+    assert markdown.count("Panel B.") == 1
+
+
 def test_a_body_hidden_until_scripts_run_is_still_read() -> None:
     html = '<html style="display:none"><body style="visibility:hidden"><p>Policy.</p></body></html>'
     assert html_to_markdown(html) == "Policy.\n"
@@ -397,6 +458,69 @@ def test_tables_become_pipe_rows_with_a_header_separator() -> None:
 def test_a_layout_table_is_read_as_blocks() -> None:
     html = "<body><table><tr><td><h2>Terms</h2><p>Body text.</p></td></tr></table></body>"
     assert html_to_markdown(html) == "## Terms\n\nBody text.\n"
+    # a navigation column beside the page body, the body holding headings
+    html = """<body><table><tr><td><a href="/">Home</a></td><td><h1>Privacy</h1>
+      <p>We collect what you give us, and we keep it no longer than we need it.</p>
+      <h2>Rights</h2><p>You may ask for a copy of it at any time.</p></td></tr></table></body>"""
+    assert html_to_markdown(html) == (
+        "[Home](/)\n\n# Privacy\n\n"
+        "We collect what you give us, and we keep it no longer than we need it.\n\n"
+        "## Rights\n\nYou may ask for a copy of it at any time.\n"
+    )
+    html = "<body><table><tr><td>A</td><td><table><tr><td>B</td></tr></table></td></tr></table>"
+    assert html_to_markdown(html) == "A\n\nB\n"
+
+
+def test_a_heading_in_a_data_cell_keeps_the_table() -> None:
+    html = """<body><table>
+      <tr><td><b>Purpose</b></td><td><b>Data</b></td></tr>
+      <tr><td><h4>Verify your profile</h4></td><td>photos; phone number</td></tr>
+      <tr><td>Run the service</td><td>e-mail address; <ul><li>device id</li></ul></td></tr>
+      </table></body>"""
+    assert html_to_markdown(html) == (
+        "| **Purpose** | **Data** |\n| --- | --- |\n"
+        "| Verify your profile | photos; phone number |\n"
+        "| Run the service | e-mail address; device id |\n"
+    )
+
+
+def test_an_inline_element_wrapping_blocks_is_read_as_their_container() -> None:
+    # <span> around whole sections (component frameworks), <button> holding an accordion's
+    # heading, a card link around a heading and a paragraph: browsers lay these out as blocks
+    html = """<body><span class="section"><h2>Sharing</h2><p>We share <b>nothing</b>.</p>
+      <ol><li>One</li><li>Two</li></ol></span>
+      <div>Intro <a href="/card"><h3>Card title</h3><p>Card text.</p></a> outro.</div>
+      <button type="button"><h3>Question?</h3></button><p>Answer <span>inline</span>.</p>
+      </body>"""
+    assert html_to_markdown(html) == (
+        "## Sharing\n\nWe share **nothing**.\n\n1. One\n2. Two\n\nIntro\n\n### Card title\n\n"
+        "Card text.\n\noutro.\n\n### Question?\n\nAnswer inline.\n"
+    )
+    assert [c.kind for c in segment(html_to_markdown(html))][:4] == [
+        "heading",
+        "sentence",
+        "item",
+        "item",
+    ]
+
+
+def test_a_selected_inline_element_wrapping_blocks_keeps_them() -> None:
+    html = '<body><span id="terms"><h2>Terms</h2><p>First.</p><p>Second.</p></span></body>'
+    assert html_to_markdown(html, select=["#terms"]) == "## Terms\n\nFirst.\n\nSecond.\n"
+    html = '<body><p>See <em id="x">this <b>note</b></em>.</p></body>'
+    assert html_to_markdown(html, select=["#x"]) == "*this **note***\n"
+
+
+def test_aria_headings_are_headings() -> None:
+    html = """<body><div role="heading" aria-level="3">Sharing</div><p>We share nothing.</p>
+      <div>Intro <span role="heading" aria-level="4">Retention</span> Two years.</div>
+      <div role="heading">No level</div><p>Text.</p></body>"""
+    markdown = html_to_markdown(html)
+    assert markdown == (
+        "### Sharing\n\nWe share nothing.\n\nIntro\n\n#### Retention\n\nTwo years.\n\n"
+        "## No level\n\nText.\n"
+    )
+    assert [c.section for c in segment(markdown)][1] == ("Sharing",)
 
 
 def test_ordered_lists_keep_their_numbers() -> None:
@@ -419,6 +543,19 @@ def test_nested_lists_and_paragraphs_inside_items() -> None:
     )
 
 
+def test_content_directly_inside_a_list_is_kept_under_its_item() -> None:
+    # invalid but common: text, inline elements and blocks outside any <li>, and wrappers
+    # between the list and its items; browsers show all of it
+    html = """<body><ol><li>Transfers rely on:<ol>(a) adequacy <b>decisions</b>;</ol>
+      <ol>(b) contractual clauses.</ol></li><p>A note on the first item.</p>
+      <li>Second</li></ol>
+      <ul>Lead text<div class="row"><li>One</li><li>Two</li></div></ul></body>"""
+    assert html_to_markdown(html) == (
+        "1. Transfers rely on:\n   (a) adequacy **decisions**;\n   (b) contractual clauses.\n"
+        "   A note on the first item.\n2. Second\n\nLead text\n\n- One\n- Two\n"
+    )
+
+
 def test_inline_markup() -> None:
     html = (
         "<body><p>We <em>never</em> sell <b> your </b>data. See <code>opt_out()</code>."
@@ -430,6 +567,20 @@ def test_inline_markup() -> None:
         "> Quoted one.\n\n> Quoted two.\n\n```\n  keep\n    spacing\n```\n\n---\n\n"
         "### Sub *heading*\n"
     )
+
+
+def test_two_line_breaks_in_a_row_separate_paragraphs() -> None:
+    html = (
+        "<body><div><b>Your rights</b><br><br>You may ask for a copy<br>by post.<br> <br>"
+        "<br>Last line.</div></body>"
+    )
+    markdown = html_to_markdown(html)
+    assert markdown == "**Your rights**\n\nYou may ask for a copy\\\nby post.\n\nLast line.\n"
+    assert [c.text for c in segment(markdown)] == [
+        "Your rights",
+        "You may ask for a copy by post.",
+        "Last line.",
+    ]
 
 
 def test_links_keep_their_target_without_tracking_parameters() -> None:
@@ -518,6 +669,15 @@ def test_a_large_page_converts_in_linear_time() -> None:
     elapsed = time.perf_counter() - start
     assert markdown.count("We share [data](https://x.test/)") == 1600
     assert elapsed < 1.0  # ~30 ms on the project machine; only a quadratic walk gets near this
+
+    # inline wrappers nested deep around the whole text are each read once, not once per level
+    html = "<body><main>" + "<span>" * 100 + item * 1600 + "</span>" * 100 + "</main></body>"
+    start = time.perf_counter()
+    markdown = html_to_markdown(html)
+    elapsed = time.perf_counter() - start
+    assert markdown.count("We share [data](https://x.test/)") == 1600
+    assert markdown.count("\n- One item\n") == 1600
+    assert elapsed < 1.0  # ~50 ms; re-flattening each level took ~4 s
 
 
 # ---------------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ __all__ = [
 #: bump when a change of this module can change the text extracted from the same bytes: the
 #: tracker then re-extracts stored snapshots and records the difference as a ``technical``
 #: revision, never announced, so an extractor upgrade never reads as a policy change
-EXTRACTOR_VERSION = "1"
+EXTRACTOR_VERSION = "2"
 MAX_BYTES = 10 * 1024 * 1024
 
 #: Query parameters that identify a click or a campaign, not a page. They change on every fetch
@@ -380,6 +380,7 @@ _BLOCK_TAGS = _words(
     fieldset figcaption figure footer form header hgroup hr html legend li main menu nav ol p pre
     section summary table tbody td tfoot th thead tr ul h1 h2 h3 h4 h5 h6"""
 )
+_LIST_TAGS = frozenset({"ul", "ol", "menu", "dir"})
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 # Removed before conversion: never policy text, whatever the page's CSS says.
 _PRUNE = (
@@ -387,10 +388,14 @@ _PRUNE = (
     "input, select, textarea, datalist, dialog:not([open]), "
     '[hidden]:not([hidden="until-found" i]), [aria-hidden="true" i]'
 )
+# What a control opens that is not a section of the page: menus, pickers, dialogs, tooltips.
+_POPUP_ROLES = _words(
+    "alertdialog combobox dialog grid listbox menu menubar menuitem navigation tooltip tree"
+)
 _PRUNE_STYLED = '[style*="none" i], [style*="hidden" i]'
 
 _STYLE_HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
-_LAYOUT_HINTS = "table, h1, h2, h3, h4, h5, h6"
+_HEADING_TAGS = "h1, h2, h3, h4, h5, h6"
 _SKIP_INLINE = frozenset({"img", "picture", "video", "audio", "source", "track", "map", "wbr"})
 _WS_HTML = re.compile(r"[ \t\n\r\f]+")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<])")
@@ -455,6 +460,13 @@ def clean_href(href: str) -> str | None:
     return href
 
 
+def _one_line(text: str) -> str:
+    """A heading or table cell: blocks inside it were run together with spaces; keep one."""
+    if "  " in text:
+        text = _SPACES.sub(" ", text)
+    return text.strip()
+
+
 def _wrap(inner: str, mark: str) -> str:
     core = inner.strip()
     if not core:
@@ -482,6 +494,10 @@ def _int_attr(node: LexborNode, key: str) -> int | None:
         return None
 
 
+class _WrapsBlocks(Exception):
+    """Control flow inside :class:`_Markdown`: the inline element being converted holds a block."""
+
+
 class _Markdown:
     """One pass over a pruned DOM, producing Markdown blocks.
 
@@ -489,23 +505,72 @@ class _Markdown:
     of thousands of nodes and every Python object created per node costs.
     """
 
+    def __init__(self, headings: dict[int, int] | None = None) -> None:
+        #: ``mem_id`` -> level of elements that declare themselves headings with ARIA
+        #: (``<div role="heading" aria-level="3">``, common in component libraries): they give
+        #: clauses their section path just like ``<h3>``
+        self.headings = headings or {}
+        #: set while :meth:`phrase` converts an inline element: a block met inside it then
+        #: aborts the conversion (:class:`_WrapsBlocks`) instead of being flattened
+        self.probing = False
+        #: ``mem_id`` of inline elements an aborted conversion passed through: they wrap the
+        #: block too, so walking into them later must not probe them again (``<span>`` nested
+        #: N deep around a long run of text would cost N passes over it)
+        self.wrappers: set[int] = set()
+
     def blocks(self, node: LexborNode, out: list[str]) -> None:
-        inline: list[str] = []
+        run: list[str] = []
+        self.walk(node, run, out)
+        if run:
+            self.flush(run, out)
+
+    def walk(self, node: LexborNode, run: list[str], out: list[str]) -> None:
+        """Add ``node``'s children to ``out``: inline content gathers in ``run`` (one paragraph).
+
+        An inline element that wraps blocks -- ``<span>`` around whole sections, a ``<button>``
+        holding an accordion's ``<h3>``, a card ``<a>`` around a heading and a paragraph -- is
+        laid out by browsers as the blocks it holds. Converting it as inline text would run a
+        whole document into one line (and one clause), so it is walked like a container: its
+        inline content joins the paragraph around it, its blocks stay blocks. Finding out costs
+        nothing up front: the element is converted inline, and the conversion is abandoned at
+        the first block it meets.
+        """
         child = node.child
         while child is not None:
             tag = child.tag or ""
             if tag == "-text":
-                inline.append(_escape_text(child.text_content or ""))
+                run.append(_escape_text(child.text_content or ""))
             elif tag in _BLOCK_TAGS:
-                if inline:
-                    self.flush(inline, out)
-                    inline = []
+                if run:
+                    self.flush(run, out)
+                    run.clear()
                 self.block(child, tag, out)
             elif tag[:1] not in "-_!" and tag not in _SKIP_INLINE:
-                inline.append(self.inline(child, tag))
+                self.phrase(child, tag, run, out)
             child = child.next
-        if inline:
-            self.flush(inline, out)
+
+    def phrase(self, node: LexborNode, tag: str, run: list[str], out: list[str]) -> None:
+        """An inline element in block context: joins ``run``, or is walked if it wraps blocks."""
+        if self.headings and node.mem_id in self.headings:  # <span role="heading">
+            if run:
+                self.flush(run, out)
+                run.clear()
+            self.heading(node, self.headings[node.mem_id], out)
+            return
+        if self.wrappers and node.mem_id in self.wrappers:
+            self.walk(node, run, out)
+            return
+        self.probing = True
+        try:
+            piece: str | None = self.inline(node, tag)
+        except _WrapsBlocks:
+            piece = None
+        finally:
+            self.probing = False
+        if piece is None:
+            self.walk(node, run, out)
+        else:
+            run.append(piece)
 
     @staticmethod
     def flush(inline: list[str], out: list[str]) -> None:
@@ -513,24 +578,36 @@ class _Markdown:
         if "  " in text:
             text = _SPACES.sub(" ", text)
         if "\n" in text:
-            lines = [line.strip() for line in text.split("\n")]
-            while lines and not lines[0]:
-                lines.pop(0)
-            while lines and not lines[-1]:
-                lines.pop()
-            # a hard line break: CommonMark's backslash form survives editors that trim spaces
-            text = "\\\n".join(_escape_line_start(line) for line in lines if line)
-        else:
-            text = _escape_line_start(text.strip())
+            # one <br> is a hard line break (CommonMark's backslash form survives editors that
+            # trim spaces); two or more in a row leave a blank line, which is how pages without
+            # <p> separate paragraphs: a paragraph break, so that a title line is not read as
+            # the start of the sentence below it
+            lines: list[str] = []
+            for line in text.split("\n"):
+                line = line.strip()
+                if line:
+                    lines.append(_escape_line_start(line))
+                elif lines:
+                    out.append("\\\n".join(lines))
+                    lines = []
+            if lines:
+                out.append("\\\n".join(lines))
+            return
+        text = _escape_line_start(text.strip())
         if text:
             out.append(text)
 
+    def heading(self, node: LexborNode, level: int, out: list[str]) -> None:
+        text = _one_line(self.flat(node))
+        if text:
+            out.append(f"{'#' * level} {text}")
+
     def block(self, node: LexborNode, tag: str, out: list[str]) -> None:
         level = _HEADINGS.get(tag)
+        if level is None and self.headings:
+            level = self.headings.get(node.mem_id)
         if level is not None:
-            text = self.flat(node).strip()
-            if text:
-                out.append(f"{'#' * level} {text}")
+            self.heading(node, level, out)
         elif tag == "ul" or tag == "ol" or tag == "menu" or tag == "dir":
             self.listing(node, tag == "ol", out)
         elif tag == "table":
@@ -590,9 +667,15 @@ class _Markdown:
             if tag == "-text":
                 parts.append(_escape_text(child.text_content or ""))
             elif tag in _BLOCK_TAGS:
+                if self.probing:
+                    raise _WrapsBlocks
                 parts.append(" " + self.flat(child) + " ")
             elif tag[:1] not in "-_!" and tag not in _SKIP_INLINE:
-                piece = self.inline(child, tag)
+                try:
+                    piece = self.inline(child, tag)
+                except _WrapsBlocks:
+                    self.wrappers.add(child.mem_id)
+                    raise
                 if piece == "\n" and not inline:
                     piece = " "
                 parts.append(piece)
@@ -603,44 +686,51 @@ class _Markdown:
         return text
 
     def listing(self, node: LexborNode, ordered: bool, out: list[str]) -> None:
+        """A list, tolerant of the invalid lists real pages are full of.
+
+        Browsers show text, inline elements and blocks sitting directly in a list (outside any
+        ``<li>``) as unmarked blocks under the item before them; they are kept there, not dropped
+        and not promoted to numbered items (which would also shift the numbering). Wrappers
+        between the list and its items (``<ul><div><li>``) are looked through.
+        """
         reverse = ordered and "reversed" in node.attributes
         number = _int_attr(node, "start") if ordered else None
         if number is None:
-            number = sum(1 for c in _children(node) if c.tag == "li") if reverse else 1
+            number = sum(1 for c in _list_children(node) if c.tag == "li") if reverse else 1
         step = -1 if reverse else 1
         items: list[str] = []
-        child = node.child
-        while child is not None:
+        loose: list[str] = []  # blocks outside any item, shown under the item before them
+        run: list[str] = []
+        for child in _list_children(node):
             tag = child.tag or ""
-            if tag == "-text" or tag[:1] in "-_!":
-                child = child.next
+            if tag == "-text":
+                run.append(_escape_text(child.text_content or ""))
                 continue
+            if tag[:1] in "-_!" or tag in _SKIP_INLINE:
+                continue
+            if tag != "li" and tag not in _BLOCK_TAGS:
+                self.phrase(child, tag, run, loose)
+                continue
+            if run:
+                self.flush(run, loose)
+                run.clear()
+            if tag != "li":
+                self.block(child, tag, loose)
+                continue
+            _attach(loose, items, out)
+            if ordered:
+                value = _int_attr(child, "value")
+                if value is not None:
+                    number = value
             sub: list[str] = []
-            if tag == "li":
-                if ordered:
-                    value = _int_attr(child, "value")
-                    if value is not None:
-                        number = value
-                self.blocks(child, sub)
-            elif tag in ("ul", "ol") and items:
-                # a list directly inside a list (invalid, common): nest it under the last item
-                self.block(child, tag, sub)
-                items[-1] += "\n" + _indent("\n".join(sub), 2 if items[-1][0] == "-" else 3)
-                child = child.next
-                continue
-            elif tag in _BLOCK_TAGS:
-                self.block(child, tag, sub)
-            else:
-                piece = self.inline(child, tag).strip()
-                if piece:
-                    sub.append(piece)
+            self.blocks(child, sub)
             if sub:
                 marker = f"{number}. " if ordered else "- "
-                body = "\n".join(sub)
-                items.append(marker + _indent(body, len(marker), first=False))
-            if tag == "li":
-                number += step
-            child = child.next
+                items.append(marker + _indent("\n".join(sub), len(marker), first=False))
+            number += step
+        if run:
+            self.flush(run, loose)
+        _attach(loose, items, out)
         if items:
             out.append("\n".join(items))
 
@@ -659,11 +749,7 @@ class _Markdown:
         grid = [[c for c in _children(tr) if c.tag in ("td", "th")] for tr in rows]
         width = max((len(r) for r in grid), default=0)
         role = (node.attributes.get("role") or "").lower()
-        if (
-            width <= 1
-            or role in ("presentation", "none")
-            or any(c.css_first(_LAYOUT_HINTS) is not None for cells in grid for c in cells)
-        ):
+        if width <= 1 or role in ("presentation", "none") or _is_layout(node, grid):
             # a layout table: its cells are page regions, not data
             for cells in grid:
                 for cell in cells:
@@ -671,7 +757,7 @@ class _Markdown:
             return
         lines: list[str] = []
         for n, cells in enumerate(grid):
-            texts = [self.flat(c).strip().replace("|", "\\|") for c in cells]
+            texts = [_one_line(self.flat(c)).replace("|", "\\|") for c in cells]
             texts += [""] * (width - len(texts))
             lines.append("| " + " | ".join(texts) + " |")
             if n == 0:
@@ -680,11 +766,57 @@ class _Markdown:
             out.append("\n".join(lines))
 
 
+def _is_layout(table: LexborNode, grid: list[list[LexborNode]]) -> bool:
+    """Whether a table of two or more columns lays out page regions rather than data.
+
+    A table inside a cell is layout. A heading inside a cell is not enough: data tables name a
+    row's category with an ``<h4>`` or ``<h5>`` as often as with bold text, and reading them as
+    regions would break every row into loose paragraphs. It is layout when one cell also holds
+    most of the table's text -- the page body beside a navigation or logo column -- since a
+    region that big flattened into one table row would become a single giant clause.
+    """
+    if any(inner.mem_id != table.mem_id for inner in table.css("table")):
+        return True
+    if table.css_first(_HEADING_TAGS) is None:
+        return False
+    sizes = [_text_length(c) for cells in grid for c in cells]
+    return max(sizes) * 2 > sum(sizes)
+
+
 def _children(node: LexborNode) -> Iterable[LexborNode]:
     child = node.child
     while child is not None:
         yield child
         child = child.next
+
+
+def _list_children(node: LexborNode) -> Iterable[LexborNode]:
+    """A list's children, looking through wrappers that hold ``<li>`` (``<ul><div><li>``)."""
+    child = node.child
+    while child is not None:
+        tag = child.tag or ""
+        if (
+            tag != "li"
+            and tag[:1] not in "-_!"
+            and tag not in _LIST_TAGS
+            and any(c.tag == "li" for c in _children(child))
+        ):
+            yield from _list_children(child)
+        else:
+            yield child
+        child = child.next
+
+
+def _attach(loose: list[str], items: list[str], out: list[str]) -> None:
+    """Put blocks found between list items under the last item, or before the list."""
+    if not loose:
+        return
+    if items:
+        width = items[-1].index(" ") + 1  # the marker: "- " or "12. "
+        items[-1] += "\n" + _indent("\n".join(loose), width)
+    else:
+        out.extend(loose)
+    loose.clear()
 
 
 def _indent(text: str, width: int, *, first: bool = True) -> str:
@@ -724,6 +856,70 @@ def _outermost(nodes: list[LexborNode]) -> list[LexborNode]:
     return result
 
 
+def _hides_itself(node: LexborNode) -> bool:
+    attrs = node.attributes
+    if "hidden" in attrs:
+        value = attrs["hidden"]
+        if not (isinstance(value, str) and value.lower() == "until-found"):
+            return True
+    if (attrs.get("aria-hidden") or "").lower() == "true":
+        return True
+    return bool(_STYLE_HIDDEN.search(attrs.get("style") or ""))
+
+
+def _collapsed_panels(tree: LexborHTMLParser) -> set[int]:
+    """The ``mem_id`` of hidden elements that are collapsed accordion or tab panels.
+
+    FAQ-style policies put whole sections in accordions, and some put them in tabs: a button
+    with ``aria-expanded`` (or a ``role="tab"``) whose ``aria-controls`` names a panel hidden
+    with ``hidden``, ``aria-hidden`` or ``display:none`` until clicked. That text is policy text
+    a reader opens with one click; pruning it as hidden would drop most of such a policy, and
+    would record a policy change whenever the site changes which panel starts open.
+
+    Not kept: what a popup button controls (``aria-haspopup``: menus, listboxes, comboboxes)
+    and panels that are navigation or dialogs (a menu toggle, a cookie-settings dialog). When
+    several elements share the panel's id (a copied block of tabs, each copy showing another
+    panel) and one of them is shown, the hidden copies are duplicates and stay pruned;
+    otherwise only the first is kept.
+    """
+    wanted: set[str] = set()
+    for control in tree.css("[aria-controls]"):
+        attrs = control.attributes
+        popup = (attrs.get("aria-haspopup") or "false").lower()
+        role = (attrs.get("role") or "").lower()
+        if popup != "false" or role in _POPUP_ROLES:
+            continue
+        if role == "tab" or "aria-expanded" in attrs:
+            wanted.update((attrs.get("aria-controls") or "").split())
+    if not wanted:
+        return set()
+    panels: dict[str, list[LexborNode]] = {}
+    for node in tree.css("[id]"):
+        ident = node.attributes.get("id")
+        if ident in wanted:
+            panels.setdefault(ident, []).append(node)
+    kept: set[int] = set()
+    for copies in panels.values():
+        if not all(_hides_itself(n) for n in copies):
+            continue
+        panel = copies[0]
+        role = (panel.attributes.get("role") or "").lower()
+        if panel.tag not in ("nav", "dialog") and role not in _POPUP_ROLES:
+            kept.add(panel.mem_id)
+    return kept
+
+
+def _aria_headings(tree: LexborHTMLParser) -> dict[int, int]:
+    """``mem_id`` -> level of ``role="heading"`` elements (``aria-level``, 2 when absent or bad)."""
+    found: dict[int, int] = {}
+    for node in tree.css('[role="heading" i]'):
+        if (node.tag or "") in _HEADINGS:
+            continue
+        level = _int_attr(node, "aria-level")
+        found[node.mem_id] = min(max(level, 1), 6) if level is not None else 2
+    return found
+
+
 def _text_length(node: LexborNode) -> int:
     return len(_WS_HTML.sub("", node.text(deep=True)))
 
@@ -745,20 +941,25 @@ def html_to_markdown(
 
     Text a reader cannot see never reaches the Markdown: scripts, styles, templates, SVG and
     elements hidden with ``hidden``, ``aria-hidden="true"`` or inline ``display:none`` /
-    ``visibility:hidden`` (hidden "A/B" variants would otherwise flip-flop between revisions).
+    ``visibility:hidden`` (hidden "A/B" variants would otherwise flip-flop between revisions) --
+    except collapsed accordion and tab panels, which the reader opens with one click.
     """
     from selectolax.lexbor import LexborHTMLParser
 
     tree = LexborHTMLParser(html)
     doomed = [n for sel in remove for n in _css(tree, sel, name)]
-    doomed.extend(tree.css(_PRUNE))
+    hidden = list(tree.css(_PRUNE))
     # <html>/<body> hidden by an inline style are an anti-flicker trick (shown by a script once
     # the page is ready), not hidden content: pruning them would leave nothing.
-    doomed.extend(
+    hidden.extend(
         n
         for n in tree.css(_PRUNE_STYLED)
         if n.tag not in ("html", "body") and _STYLE_HIDDEN.search(n.attributes.get("style") or "")
     )
+    collapsed = _collapsed_panels(tree)
+    if collapsed:
+        hidden = [n for n in hidden if n.mem_id not in collapsed]
+    doomed.extend(hidden)
     # Decompose outermost nodes only: a node inside an already freed subtree must not be touched.
     for node in _outermost(doomed):
         node.decompose()
@@ -790,7 +991,7 @@ def html_to_markdown(
                 return ""
             roots = [root]
 
-    converter = _Markdown()
+    converter = _Markdown(_aria_headings(tree))
     out: list[str] = []
     for root in roots:
         tag = root.tag or ""
@@ -798,8 +999,11 @@ def html_to_markdown(
             converter.block(root, tag, out)
         elif tag[:1] in "-_!":  # the document node when there is no body
             converter.blocks(root, out)
-        else:
-            converter.flush([converter.inline(root, tag)], out)
+        else:  # an inline element picked by ``select``: a paragraph, or a container of blocks
+            run: list[str] = []
+            converter.phrase(root, tag, run, out)
+            if run:
+                converter.flush(run, out)
     text = "\n\n".join(out)
     return text + "\n" if text else ""
 
