@@ -371,6 +371,12 @@ class GitArchive:
         except (git.exc.GitError, OSError) as exc:
             raise ArchiveError(f"{self.path}: git {args[0]} failed: {_stderr(exc)}") from exc
 
+    def tip(self) -> str | None:
+        """The branch's current commit id (None for an empty archive): a cheap validator for
+        everything derived from the archive. Thread-safe."""
+        with self._mutex:
+            return self._tip()
+
     def _tip(self) -> str | None:
         """The branch's commit id, through the persistent ``cat-file --batch-check`` process."""
         try:

@@ -199,18 +199,8 @@ class Stamps:
 
 
 def archive_tip(archive: GitArchive) -> str:
-    """The branch's commit id: what every page's validator is derived from.
-
-    GitArchive reads it through its persistent ``cat-file --batch-check`` process (no process
-    spawned). That process is shared: two threads talking to it at once hang both, so the read
-    must hold the archive's own lock. GitArchive has no public ``tip()`` yet; until it does, its
-    lock and private reader are used here (and only here).
-    """
-    public = getattr(archive, "tip", None)
-    if callable(public):
-        return str(public() or "")
-    with archive._mutex:
-        return archive._tip() or ""
+    """The branch's commit id: what every page's validator is derived from."""
+    return archive.tip() or ""
 
 
 class Publisher:
