@@ -21,7 +21,11 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 pytestmark = [
     pytest.mark.browser,
     requires_pipeline,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}"),
+    # CI sets POLICYWATCH_REQUIRE_BROWSER so a missing browser fails instead of skipping quietly
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and not os.environ.get("POLICYWATCH_REQUIRE_BROWSER"),
+        reason=f"no Chromium at {CHROMIUM}",
+    ),
 ]
 
 ARGS = [
@@ -36,7 +40,10 @@ ARGS = [
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    playwright = pytest.importorskip("playwright.async_api")
+    if os.environ.get("POLICYWATCH_REQUIRE_BROWSER"):
+        import playwright.async_api as playwright
+    else:
+        playwright = pytest.importorskip("playwright.async_api")
     async with playwright.async_playwright() as p:
         browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
