@@ -1,0 +1,75 @@
+"""A check over several web sources: what each 304 reports when others change in the same pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pagesite as _pagesite
+from pagesite import Page, PageSite
+from policywatch.config import load_config
+from policywatch.tracker import CheckReport, Tracker
+
+pagesite = _pagesite.pagesite
+
+IDS = ("alpha", "beta", "gamma")
+SENTENCES = [
+    "We collect the name and e-mail address you give us when you open an account.",
+    "We use your address to deliver the goods you order and to send you receipts.",
+    "We keep invoices for seven years because accounting rules require it.",
+    "You may ask for a copy of your data or ask us to correct or erase it at any time.",
+    "We protect your information with encryption and limit who can see it.",
+]
+
+
+def page(pid: str, extra: str = "") -> Page:
+    body = "".join(f"<p>{s}</p>" for s in [f"This is the {pid} policy.", *SENTENCES, extra] if s)
+    return Page(f"<html><body><nav>Menu</nav><main><h1>{pid}</h1>{body}</main></body></html>")
+
+
+def tracker(tmp_path: Path, site: PageSite, select: str = "main") -> Tracker:
+    policies = "".join(
+        f'[[policy]]\nid = "{pid}"\ntitle = "{pid}"\nsource = "{site.url("/" + pid)}"\n'
+        f'select = ["{select}"]\n\n'
+        for pid in IDS
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(f'[fetch]\ntimeout = "5s"\nretries = 0\n\n{policies}')
+    return Tracker(load_config(config))
+
+
+def by_policy(report: CheckReport) -> dict[str, tuple[str, str | None]]:
+    return {r.policy: (r.status, r.revision.id if r.revision else None) for r in report.results}
+
+
+def test_each_304_reports_its_own_latest_revision(tmp_path: Path, pagesite: PageSite) -> None:
+    for pid in IDS:
+        pagesite.pages[f"/{pid}"] = page(pid)
+    first = by_policy(tracker(tmp_path, pagesite).check())
+    assert {s for s, _ in first.values()} == {"first"}
+
+    pagesite.pages["/beta"] = page("beta", "We now share your e-mail address with advertisers.")
+    t = tracker(tmp_path, pagesite)
+    second = by_policy(t.check())
+    assert second["alpha"] == ("unchanged", first["alpha"][1])
+    assert second["gamma"] == ("unchanged", first["gamma"][1])
+    assert second["beta"][0] == "changed" and second["beta"][1] != first["beta"][1]
+    assert pagesite.conditional["/alpha"] == pagesite.conditional["/gamma"] == 1
+
+    third = by_policy(tracker(tmp_path, pagesite).check())
+    assert third == {pid: ("unchanged", second[pid][1]) for pid in IDS}
+    for pid in IDS:
+        assert third[pid][1] == t.archive.latest(pid).id  # type: ignore[union-attr]
+
+
+def test_a_304_after_a_technical_revision_reports_that_revision(
+    tmp_path: Path, pagesite: PageSite
+) -> None:
+    for pid in IDS:
+        pagesite.pages[f"/{pid}"] = page(pid)
+    tracker(tmp_path, pagesite).check()
+    t = tracker(tmp_path, pagesite, select="body")  # the menu joins the text: re-extracted
+    after = by_policy(t.check())
+    for pid in IDS:
+        latest = t.archive.latest(pid)
+        assert latest is not None and latest.kind == "technical"
+        assert after[pid] == ("unchanged", latest.id)
