@@ -313,7 +313,9 @@ def make_page(i: int, changed: bool = False) -> bytes:
 # -- nginx ------------------------------------------------------------------------------------
 
 
-def find_nginx() -> str | None:
+def find_nginx(given: str | None) -> str | None:
+    if given:
+        return given if os.access(given, os.X_OK) else None
     return shutil.which("nginx") or next(
         (p for p in NGINX_CANDIDATES if os.access(p, os.X_OK)), None
     )
@@ -531,7 +533,12 @@ def write_urlwatch_files(work: Path, urls: list[str]) -> list[str]:
 
 
 def publish_seconds(config: Path, env: dict[str, str]) -> float:
-    """``Tracker.publish()`` alone on the archive as the first pass left it (a fresh process)."""
+    """``Tracker.publish()`` alone on the archive as the first pass left it (a fresh process).
+
+    The feeds directory is emptied first: publish skips files whose bytes are unchanged, and the
+    first pass wrote every file.
+    """
+    shutil.rmtree(config.parent / "feeds", ignore_errors=True)
     code = (
         "import sys, time\n"
         "from policywatch.config import load_config\n"
@@ -595,12 +602,13 @@ def main() -> int:
     parser.add_argument("--pages", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3, help="unchanged passes per tool")
     parser.add_argument("--hosts", type=int, default=1, help="spread pages over 127.0.0.1..K")
+    parser.add_argument("--nginx", help="the nginx executable (default: PATH, /usr/sbin)")
     parser.add_argument("--urlwatch", help="the urlwatch executable (default: PATH, /tmp/uwenv)")
     parser.add_argument("--no-urlwatch", action="store_true", help="policywatch only")
     parser.add_argument("--keep", type=Path, help="work in this (new) directory and keep it")
     args = parser.parse_args()
 
-    nginx_bin = find_nginx()
+    nginx_bin = find_nginx(args.nginx)
     if nginx_bin is None:
         print("skipped: nginx not found (Debian: apt-get install nginx-light)")
         return 0
