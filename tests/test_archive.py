@@ -443,3 +443,16 @@ def test_an_ambiguous_prefix_says_so(archive: GitArchive) -> None:
     prefix = next(p for p, n in counts.items() if n > 1)
     with pytest.raises(RevisionNotFound, match=f"prefix '{prefix}' is ambiguous"):
         archive.resolve("privacy", prefix)
+
+
+def test_one_policys_log_is_the_same_sliced_from_the_whole_history(tmp_path: Path) -> None:
+    for day, policy in enumerate(["a", "b", "a", "c", "b", "a"]):
+        rec(GitArchive.open(tmp_path / "archive"), policy, f"text {day}\n", day)
+    fresh = GitArchive.open(tmp_path / "archive")
+    path_limited = {p: fresh.log(p) for p in ("a", "b", "c", "zz")}
+    sliced = GitArchive.open(tmp_path / "archive")
+    sliced.log()  # reads everything once; per-policy logs now come from it
+    assert {p: sliced.log(p) for p in ("a", "b", "c", "zz")} == path_limited
+    assert [len(path_limited[p]) for p in "abc"] == [3, 2, 1]
+    rec(sliced, "c", "newer\n", 10)  # the branch moved: no stale slice
+    assert sliced.log("c")[0].summary == "c on day 10"

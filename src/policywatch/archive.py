@@ -311,6 +311,7 @@ class GitArchive:
         self.branch: str = head.removeprefix("ref: ")
         self._mutex = threading.RLock()
         self._cache: dict[str | None, tuple[str, list[Revision]]] = {}
+        self._grouped: tuple[str, dict[str, list[Revision]]] | None = None
         self._policies: tuple[str, list[str]] | None = None
 
     @classmethod
@@ -415,6 +416,18 @@ class GitArchive:
             cached = self._cache.get(policy)
             if cached is not None and cached[0] == tip:
                 return cached[1]
+            whole = self._cache.get(None)
+            if policy is not None and whole is not None and whole[0] == tip:
+                # the whole history is already read at this tip: one policy's is a slice of it,
+                # so a pass over many policies costs one `git log`, not one per policy
+                if self._grouped is None or self._grouped[0] != tip:
+                    groups: dict[str, list[Revision]] = {}
+                    for one in whole[1]:
+                        groups.setdefault(one.policy, []).append(one)
+                    self._grouped = (tip, groups)
+                sliced = self._grouped[1].get(policy, [])
+                self._cache[policy] = (tip, sliced)
+                return sliced
             args = ["log", "-z", "--format=%H%x1f%at%x1f%B", tip]
             if policy is not None:
                 args += ["--", f"{policy}/"]

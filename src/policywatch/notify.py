@@ -17,8 +17,11 @@ sender itself (authentication, a relay refusing everything) stops the run and su
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import InputError
@@ -84,10 +87,17 @@ class Notifier:
 
     def reconcile(self) -> int:
         """Queue archived revisions the database missed (a crash after the git commit)."""
-        queued = 0
         archive = self.tracker.archive
+        tip = archive.tip()
+        if tip is None or self._reconciled() == tip:
+            return 0  # nothing was recorded since the last time every revision was accounted for
+        queued = 0
+        archive.log()  # read the whole history once; each policy's below is a slice of it
+        known_all: dict[str, set[str]] = {}
+        for change in self.store.changes():
+            known_all.setdefault(change.policy, set()).add(change.revision)
         for policy in archive.policies():
-            known = {c.revision for c in self.store.changes(policy)}
+            known = known_all.get(policy, set())
             history = archive.log(policy)  # newest first
             if not history:
                 continue
@@ -103,7 +113,38 @@ class Notifier:
                 missing.append((revision, history[i + 1] if i + 1 < len(history) else None))
             for revision, previous in reversed(missing):
                 queued += self.enqueue(revision, previous)
+        self.mark_reconciled(tip)
         return queued
+
+    # The archive tip up to which every revision is known to the database, kept in the archive's
+    # git directory together with the database it holds for: a check that records nothing (the
+    # common case) then skips reconciling entirely. A crash between a git commit and its
+    # database write leaves the old tip here, so the next reconcile runs in full.
+
+    def _marker(self) -> Path:
+        return self.tracker.archive.git_dir / "policywatch" / "reconciled"
+
+    def _database_key(self) -> str:
+        return hashlib.sha256(self.tracker.config.database.url.encode()).hexdigest()[:16]
+
+    def _reconciled(self) -> str | None:
+        try:
+            tip, key = self._marker().read_text(encoding="ascii").split()
+        except (OSError, ValueError):
+            return None
+        return tip if key == self._database_key() else None
+
+    def mark_reconciled(self, tip: str | None = None) -> None:
+        """Record that every revision up to ``tip`` (default: the current one) is in the
+        database."""
+        tip = tip or self.tracker.archive.tip()
+        if tip is None:
+            return
+        path = self._marker()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(f"{tip} {self._database_key()}\n", encoding="ascii")
+        os.replace(tmp, path)
 
     # -- sending ---------------------------------------------------------------------------------
 

@@ -116,6 +116,7 @@ def feed_entries(tracker: Tracker) -> list[FeedEntry]:
     """Every revision of every policy as a feed entry, oldest first within each policy."""
     titles = _titles(tracker)
     entries: list[FeedEntry] = []
+    tracker.archive.log()  # one `git log` for every policy; the per-policy logs slice it
     for pid, title in titles.items():
         history = list(reversed(tracker.archive.log(pid)))  # oldest first
         previous: Revision | None = None

@@ -480,6 +480,7 @@ class Tracker:
             remember_changes(self, latest.content_hash, digest, description.diff)
         if revision is not None:
             self.notifier.enqueue(revision, latest)
+            self.notifier.mark_reconciled(revision.id)
         status: CheckStatus = "first"
         if description.kind == "change":
             status = "changed"
