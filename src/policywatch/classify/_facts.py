@@ -219,14 +219,14 @@ def analyze(text: str) -> Facts:
     t = fold(text)
     hits = [(_META[index], match) for index, match in _CUES.find(t)]
     not_negations = sorted(m.span() for (kind, _, _), m in hits if kind == _KIND_NOT_NEGATION)
-    blanked = _blank(t, not_negations)
     spans = _statements(t, [m.span() for (kind, _, _), m in hits if kind == _KIND_SPLIT])
     all_negations = sorted(
         m.span()
         for (kind, _, _), m in hits
         if kind == _KIND_NEGATION and not any(a <= m.start() < b for a, b in not_negations)
     )
-    foreign = _not_ours(blanked, spans)
+    # whose negations they are only matters when there are some (most clauses have none)
+    foreign = _not_ours(_blank(t, not_negations), spans) if all_negations else []
     is_foreign = [any(a <= s < b for a, b in foreign) for s, _ in all_negations]
     #: the site's own negations (promises), others' (advice, other companies), and all (rights)
     ours = [e for (_, e), f in zip(all_negations, is_foreign, strict=True) if not f]

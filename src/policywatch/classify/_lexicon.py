@@ -531,9 +531,11 @@ OTHER_SUBJECT = re.compile(
 FIRST_PERSON = re.compile(r"\b(?:we|us|our)\b")
 #: a statement ends at these; a negation never reaches past them
 SPLIT = re.compile(
-    r";|(?<!\bi\.e)(?<!\be\.g)(?<!\betc)(?<!\binc)(?<!\bltd)(?<!\bco)(?<!\bu\.s)(?<!\bvs)"
-    r"\.(?=\s|$|<)|\?|!|\||<br ?/?>|,\s*(?:and |but |so )?(?=(?:we|they|who|which|you|it|"
-    r"these|those)\b)"
+    # every alternative starts with its punctuation, so the scan skips ahead to candidates (the
+    # look-behinds after the full stop include it: "i.e." is not an end)
+    r";|\.(?<!\bi\.e\.)(?<!\be\.g\.)(?<!\betc\.)(?<!\binc\.)(?<!\bltd\.)(?<!\bco\.)(?<!\bu\.s\.)"
+    r"(?<!\bvs\.)(?=\s|$|<)|\?|!|\||<br ?/?>|,\s*(?:and |but |so )?(?=(?:we|they|who|which|you|"
+    r"it|these|those)\b)"
 )
 #: words that also end a statement (kept apart from ``SPLIT`` so that both search fast)
 SPLIT_WORDS: tuple[str, ...] = (

@@ -247,6 +247,7 @@ class CueSet:
     __slots__ = (
         "_alternatives",
         "_anchors",
+        "_buckets",
         "_compiled",
         "_exact",
         "_joined",
@@ -296,6 +297,8 @@ class CueSet:
         self._prefix = {k: tuple(v) for k, v in prefix.items()}
         self._unanchored = tuple(unanchored)
         self._memo: dict[str, tuple[_Candidate, ...]] = {}
+        #: ``_bucket`` of each three-character word start seen
+        self._buckets: dict[str, tuple[int, ...]] = {}
 
     @property
     def patterns(self) -> tuple[str, ...]:
@@ -321,23 +324,31 @@ class CueSet:
         lies within ``key`` and so is known to be there. (A key may pass the test against
         ``_joined`` by accident, e.g. one holding a NUL; the check in ``find`` stays exact.)
         """
-        found: list[int] = []
-        for n in range(1, min(len(key), _KEY) + 1):
-            found.extend(self._exact.get(key[:n], ()))
-        if len(key) < _KEY:  # an anchor longer than the key may still match: let match decide
-            found.extend(self._prefix.get(key, ()))
+        if len(key) >= _KEY:
+            alternatives = self._buckets.get(key[:_KEY])
+            if alternatives is None:
+                alternatives = self._buckets[key[:_KEY]] = self._bucket(key[:_KEY])
+        else:  # an anchor longer than the key may still match: the text decides
+            alternatives = tuple(sorted({*self._bucket(key), *self._prefix.get(key, ())}))
         result: list[_Candidate] = []
         marked = "\0" + key
-        for alternative in sorted(set(found)):
+        owner = self._owner
+        for alternative in alternatives:
             starts = self._anchors[alternative]
             if key.startswith(starts):
-                result.append((self._owner[alternative], alternative, None))
+                result.append((owner[alternative], alternative, None))
             elif marked in self._joined[alternative]:
-                result.append((self._owner[alternative], alternative, starts))
+                result.append((owner[alternative], alternative, starts))
         if len(self._memo) > _MEMO_LIMIT:
             self._memo.clear()
         candidates = self._memo[key] = tuple(result)
         return candidates
+
+    def _bucket(self, start: str) -> tuple[int, ...]:
+        """Alternatives with an anchor that ``start`` (up to ``_KEY`` characters) begins with."""
+        exact = self._exact
+        found = {a for n in range(1, len(start) + 1) for a in exact.get(start[:n], ())}
+        return tuple(sorted(found))
 
     def find(self, text: str) -> list[tuple[int, re.Match[str]]]:
         compiled = self._compiled
