@@ -22,6 +22,8 @@ import re
 from collections.abc import Sequence
 from itertools import pairwise
 
+from . import _cache
+
 __all__ = ["CueSet", "anchors"]
 
 #: a word start and the key candidates are looked up by: the word and the character after it
@@ -227,6 +229,26 @@ def anchors(pattern: str) -> set[str] | None:
     return found
 
 
+def _alternatives(pattern: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each top-level alternative of ``pattern`` with its anchors (sorted); empty when one of
+    them has none, and the pattern must be searched whole. Kept between runs (``_cache``)."""
+    found = _cache.lookup("alternatives", pattern)
+    if found is None:
+        shape, bounds = _split(pattern)
+        alternatives: list[tuple[str, tuple[str, ...]]] = []
+        for a, b in bounds:
+            starts = _alternative_anchors(pattern, shape, a, b)
+            if starts is None:
+                alternatives = []
+                break
+            alternatives.append(
+                (pattern if len(bounds) == 1 else pattern[a:b], tuple(sorted(starts)))
+            )
+        found = tuple(alternatives)
+        _cache.remember("alternatives", pattern, found)
+    return found  # type: ignore[no-any-return]
+
+
 #: a memo entry: (pattern index, alternative index, anchors to check in the text or None)
 _Candidate = tuple[int, int, tuple[str, ...] | None]
 
@@ -276,18 +298,16 @@ class CueSet:
         prefix: dict[str, list[int]] = {}
         unanchored: list[int] = []
         for index, pattern in enumerate(patterns):
-            shape, bounds = _split(pattern)
-            alternatives = [_alternative_anchors(pattern, shape, a, b) for a, b in bounds]
-            if any(a is None for a in alternatives):
+            alternatives = _alternatives(pattern)
+            if not alternatives:
                 unanchored.append(index)
                 continue
-            for (a, b), starts in zip(bounds, alternatives, strict=True):
-                assert starts is not None
+            for source, starts in alternatives:
                 alternative = len(self._alternatives)
-                self._alternatives.append(pattern if len(bounds) == 1 else pattern[a:b])
+                self._alternatives.append(source)
                 self._owner.append(index)
-                self._anchors.append(tuple(sorted(starts)))
-                self._joined.append("".join("\0" + s for s in sorted(starts)))
+                self._anchors.append(starts)
+                self._joined.append("".join("\0" + s for s in starts))
                 for start in sorted({s[:_KEY] for s in starts}):
                     exact.setdefault(start, []).append(alternative)
                     for n in range(1, len(start)):
@@ -305,11 +325,11 @@ class CueSet:
         return self._sources
 
     def _compile(self, alternative: int) -> re.Pattern[str]:
-        pattern = self._compiled[alternative] = re.compile(self._alternatives[alternative])
+        pattern = self._compiled[alternative] = _cache.compile(self._alternatives[alternative])
         return pattern
 
     def _compile_whole(self, index: int) -> re.Pattern[str]:
-        pattern = self._whole[index] = re.compile(self._sources[index])
+        pattern = self._whole[index] = _cache.compile(self._sources[index])
         return pattern
 
     @property
