@@ -78,7 +78,7 @@ def _load() -> None:
         return
     try:
         with open(path, "rb") as f:
-            header, programs, values = marshal.load(f)
+            header, programs, values = marshal.loads(f.read())
     except (OSError, EOFError, ValueError, TypeError):
         return
     if header == _HEADER and isinstance(programs, dict) and isinstance(values, dict):
@@ -96,7 +96,7 @@ def _save() -> None:
     programs, values = dict(_programs), dict(_values)
     try:
         with open(path, "rb") as f:
-            header, theirs, their_values = marshal.load(f)
+            header, theirs, their_values = marshal.loads(f.read())
         if header == _HEADER:
             programs = {**theirs, **programs}
             values = {**their_values, **values}
