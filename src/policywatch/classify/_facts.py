@@ -115,18 +115,23 @@ _FUNCTION_WORDS = frozenset(
 )
 
 
-@dataclass(slots=True)
 class _Part:
-    """One statement's main part or its exception part."""
+    """One statement's main part or its exception part.
 
-    start: int
-    end: int
-    #: state of action-less items: the main part's, or the opposite for an exception part
-    state: int = 0
-    actions: list[tuple[int, str, int]] = field(default_factory=list)  # (pos, action, state)
-    items: list[tuple[int, int, str]] = field(default_factory=list)  # (pos, kind, label)
-    #: the part offers or denies a right: its action-less items are what the right is about
-    rights: bool = False
+    (A plain class: a dataclass costs ~0.5 ms at every start of the command line.)
+    """
+
+    __slots__ = ("actions", "end", "items", "rights", "start", "state")
+
+    def __init__(self, start: int, end: int) -> None:
+        self.start = start
+        self.end = end
+        #: state of action-less items: the main part's, or the opposite for an exception part
+        self.state = 0
+        self.actions: list[tuple[int, str, int]] = []  # (pos, action, state)
+        self.items: list[tuple[int, int, str]] = []  # (pos, kind, label)
+        #: the part offers or denies a right: its action-less items are what the right is about
+        self.rights = False
 
 
 def _statements(text: str, words: list[tuple[int, int]]) -> list[tuple[int, int]]:
