@@ -298,7 +298,11 @@ def split_sentences(text: str) -> list[str]:
     sentence only when a typical sentence opener follows. A colon never splits: "the following:"
     belongs to the list after it.
     """
-    text = " ".join(text.split())
+    return _split_collapsed(" ".join(text.split()))
+
+
+def _split_collapsed(text: str) -> list[str]:
+    """:func:`split_sentences` of a text whose white space is already collapsed."""
     if not text:
         return []
     sentences: list[str] = []
@@ -323,6 +327,7 @@ _ATX = re.compile(r"^(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^(?:=+|-+)[ \t]*$")
 _RULE = re.compile(r"^(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$")
 _MARKER = re.compile(r"^(?:[-*+]|(\d{1,9})[.)])(?:([ \t]+)|$)")
+_MARKER_START = frozenset("-*+0123456789")  # what a _MARKER match starts with
 _FENCE = re.compile(r"^(`{3,}|~{3,})")
 _DELIMITER_ROW = re.compile(r"^\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
 _LINK_DEFINITION = re.compile(r"^\[(?!\^)[^\]]+\]:[ \t]*\S")
@@ -384,14 +389,14 @@ def _read_block(kind: _BlockKind, markdown: str) -> _Parts:
     elif kind == "paragraph":
         text = readable(markdown)
         source = _collapse(markdown)
-        sentences = split_sentences(text)
+        sentences = _split_collapsed(text)  # readable() collapses white space
         if len(sentences) == 1:
             pieces = [("sentence", sentences[0], source)]
         else:
             # Sentences are split on the readable text (markup would confuse the splitter); the
             # Markdown of each is recovered by splitting the source the same way. When the two
             # disagree (rare: markup around a sentence boundary) the readable text stands in.
-            sources = sentences if source == text else split_sentences(source)
+            sources = sentences if source == text else _split_collapsed(source)
             if len(sources) != len(sentences):
                 sources = sentences
             pieces = [("sentence", t, src) for t, src in zip(sentences, sources, strict=True)]
@@ -453,8 +458,10 @@ class _Scanner:
             i += 1
             if "\t" in line:
                 line = line.expandtabs(4)
-            if line.lstrip(" ")[:1] == ">":
+            content = line.lstrip(" ")
+            if content[:1] == ">":
                 depth, line = _quote_depth(line)
+                content = line.lstrip(" ")
             else:
                 depth = 0
             if depth != self.quote:
@@ -463,7 +470,6 @@ class _Scanner:
                 self.quote = depth
                 in_table = False
                 blank = True
-            content = line.lstrip(" ")
             if not content:
                 if self.para_kind != "item":
                     self.flush()
@@ -599,7 +605,7 @@ class _Scanner:
         width = indent + match.end() - len(match.group(2) or "") + spaces
         self.items.append(width)
         # "- - nested" or "1. - nested": a marker right after a marker opens a nested list
-        while rest:
+        while rest[:1] in _MARKER_START:
             inner = _MARKER.match(rest)
             if not inner or _RULE.match(rest):
                 break
