@@ -215,7 +215,7 @@ def _key_of_collapsed(s: str) -> str:
         if numbering is None:
             break
         s = s[numbering.end() :]
-    if " -" in s or "- " in s or "--" in s:
+    if "-" in s and (" -" in s or "- " in s or "--" in s):
         s = _DASH_SPACES.sub("-", s)
     if _PUNCT_SPACE.search(s):
         s = _PUNCT_SPACE.sub(_drop_space, s)
