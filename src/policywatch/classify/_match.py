@@ -350,6 +350,11 @@ class CueSet:
                 alternatives = self._buckets[key[:_KEY]] = self._bucket(key[:_KEY])
         else:  # an anchor longer than the key may still match: the text decides
             alternatives = tuple(sorted({*self._bucket(key), *self._prefix.get(key, ())}))
+        if len(self._memo) > _MEMO_LIMIT:
+            self._memo.clear()
+        if not alternatives:  # most words
+            self._memo[key] = ()
+            return ()
         result: list[_Candidate] = []
         marked = "\0" + key
         owner = self._owner
@@ -359,8 +364,6 @@ class CueSet:
                 result.append((owner[alternative], alternative, None))
             elif marked in self._joined[alternative]:
                 result.append((owner[alternative], alternative, starts))
-        if len(self._memo) > _MEMO_LIMIT:
-            self._memo.clear()
         candidates = self._memo[key] = tuple(result)
         return candidates
 
