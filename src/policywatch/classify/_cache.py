@@ -29,7 +29,7 @@ import sys
 from array import array
 from typing import Any
 
-__all__ = ["compile", "lookup", "remember"]
+__all__ = ["compile", "lookup", "remember", "source_stamp"]
 
 #: bump when the layout of the file changes
 _FORMAT = 1
@@ -156,6 +156,16 @@ def compile(pattern: str) -> re.Pattern[str]:
     return compiled
 
 
+def source_stamp(path: str) -> str:
+    """Size and modification time of a source file, as ``.pyc`` files record them: part of the
+    ``kind`` of values that file's code derives, so that editing the code retires them."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "?"
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
 def lookup(kind: str, key: str) -> Any:
     """What :func:`remember` kept for ``(kind, key)`` in this or an earlier run, else None."""
     if not _loaded:
@@ -165,7 +175,9 @@ def lookup(kind: str, key: str) -> Any:
 
 
 def remember(kind: str, key: str, value: Any) -> None:
-    """Keep ``value`` (derived from ``key`` alone, marshal-able) for later runs."""
+    """Keep ``value`` (derived from ``key`` alone, marshal-able) for later runs. Values derived
+    by code that may change between versions belong under a ``kind`` holding its
+    :func:`source_stamp`."""
     if _HEADER is None:
         return
     _values[kind, key] = value

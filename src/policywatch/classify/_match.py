@@ -229,10 +229,14 @@ def anchors(pattern: str) -> set[str] | None:
     return found
 
 
+#: what the anchors read by this module are kept under: a new version of it reads them afresh
+_ALTERNATIVES = f"alternatives {_cache.source_stamp(__file__)}"
+
+
 def _alternatives(pattern: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """Each top-level alternative of ``pattern`` with its anchors (sorted); empty when one of
     them has none, and the pattern must be searched whole. Kept between runs (``_cache``)."""
-    found = _cache.lookup("alternatives", pattern)
+    found = _cache.lookup(_ALTERNATIVES, pattern)
     if found is None:
         shape, bounds = _split(pattern)
         alternatives: list[tuple[str, tuple[str, ...]]] = []
@@ -245,7 +249,7 @@ def _alternatives(pattern: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
                 (pattern if len(bounds) == 1 else pattern[a:b], tuple(sorted(starts)))
             )
         found = tuple(alternatives)
-        _cache.remember("alternatives", pattern, found)
+        _cache.remember(_ALTERNATIVES, pattern, found)
     return found  # type: ignore[no-any-return]
 
 
