@@ -328,12 +328,14 @@ def analyze(text: str) -> Facts:
             k == _KIND_RECIPIENT for _, k, _ in exception.items
         )
         for part in (main, exception):
-            denied_items: list[tuple[int, str]] = []
-            actions = sorted(part.actions)
             if part.rights:
                 # "you can opt out of X for Y", "ask us not to share": a choice about a practice,
                 # neither the practice nor a promise
                 continue
+            if not part.actions and not part.items:
+                continue  # nothing stated, denied or limited here (most exception parts)
+            denied_items: list[tuple[int, str]] = []
+            actions = sorted(part.actions)
             for pos, kind, label in sorted(part.items):
                 if kind == _KIND_PLACE and not _is_destination(t, pos, main.start):
                     continue
