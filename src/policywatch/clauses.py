@@ -427,7 +427,10 @@ class _Scanner:
             return
         lines = self.para
         self.para = []
-        joined = " ".join(line[:-1] if line.endswith("\\") else line for line in lines)
+        if len(lines) == 1:  # most blocks
+            joined = lines[0][:-1] if lines[0].endswith("\\") else lines[0]
+        else:
+            joined = " ".join(line[:-1] if line.endswith("\\") else line for line in lines)
         self.add(_read("item" if self.para_kind == "item" else "paragraph", joined))
 
     def heading(self, level: int, inline: str) -> None:
