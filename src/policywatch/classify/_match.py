@@ -6,14 +6,15 @@ a 400-character paragraph. With a few hundred cues that is far too slow for the 
 the CLI needs. So each pattern's possible beginnings (its *anchors*: literal strings every match
 starts with one of) are read off its source, the text's word starts are found once, and a pattern
 is only tried (``match`` at that position) where the text starts with one of its anchors.
-Patterns whose anchors cannot be read (they start with ``\\d``, a character class or an optional
-group) are searched the slow way; keep those few.
+Patterns whose anchors cannot be read (they may start with ``\\d``, a character class or nothing
+at all) are searched the slow way; keep those few.
 
 Compiling is the other cost: ~100 µs for a typical cue, ~1 ms for the longest, some 30 ms for all
 of them, which a command line pays at every start. So each top-level alternative of a pattern is
 compiled on its own, and only once a text starts with one of *its* anchors: a policy that never
 says "shine the light" never compiles ``\\bshine the light\\b``. The first alternative (in the
-pattern's order) that matches gives the pattern's match, as it would in the whole pattern.
+pattern's order) that matches gives the pattern's match, as it would in the whole pattern. The
+compiled alternatives and the anchors read off each pattern are kept between runs (``_cache``).
 """
 
 from __future__ import annotations
@@ -100,12 +101,13 @@ def _bounds(start: int, end: int, pipes: list[int]) -> list[tuple[int, int]]:
 
 
 def _quantifier(source: str, i: int, end: int) -> tuple[str, int]:
-    """The quantifier at ``source[i]`` ("" if none) and the index after it."""
+    """The quantifier at ``source[i]`` ("" if none) and the index after it. A ``{`` (a counted
+    repeat, or a literal brace) is only reported: reading stops before it."""
     q = source[i : i + 1] if i < end else ""
+    if q == "{":
+        return q, i
     if q in ("?", "*", "+"):
         i += 1
-    elif q == "{":
-        i = source.index("}", i) + 1
     else:
         return "", i
     if source[i : i + 1] in ("?", "+"):  # lazy or possessive: the same texts
