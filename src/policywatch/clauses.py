@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from typing import Literal
 
 from policywatch.models import Clause, ClauseKind, Document
 
@@ -194,13 +195,27 @@ def normalise(text: str) -> str:
         s = _KEY_CHARS.sub(_key_char, unicodedata.normalize("NFKC", s))
     elif "|" in s or "`" in s:
         s = _KEY_CHARS.sub(_key_char, s)
-    s = " ".join(s.split()).casefold()
+    return _key_of_collapsed(" ".join(s.split()).casefold())
+
+
+def _key(text: str) -> str:
+    """:func:`normalise` of a text the scanner made: white space already collapsed.
+
+    Most clauses are plain ASCII without ``|`` or a backquote, which ``normalise`` leaves as
+    they are before collapsing white space, so for those the (idempotent) collapse is skipped.
+    """
+    if text.isascii() and "|" not in text and "`" not in text:
+        return _key_of_collapsed(text.casefold())
+    return normalise(text)
+
+
+def _key_of_collapsed(s: str) -> str:
     for _ in range(2):  # "1. (a) text"
         numbering = _NUMBERING.match(s)
         if numbering is None:
             break
         s = s[numbering.end() :]
-    if " -" in s or "- " in s or "--" in s:
+    if "-" in s and (" -" in s or "- " in s or "--" in s):
         s = _DASH_SPACES.sub("-", s)
     if _PUNCT_SPACE.search(s):
         s = _PUNCT_SPACE.sub(_drop_space, s)
@@ -283,7 +298,11 @@ def split_sentences(text: str) -> list[str]:
     sentence only when a typical sentence opener follows. A colon never splits: "the following:"
     belongs to the list after it.
     """
-    text = " ".join(text.split())
+    return _split_collapsed(" ".join(text.split()))
+
+
+def _split_collapsed(text: str) -> list[str]:
+    """:func:`split_sentences` of a text whose white space is already collapsed."""
     if not text:
         return []
     sentences: list[str] = []
@@ -308,6 +327,7 @@ _ATX = re.compile(r"^(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^(?:=+|-+)[ \t]*$")
 _RULE = re.compile(r"^(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$")
 _MARKER = re.compile(r"^(?:[-*+]|(\d{1,9})[.)])(?:([ \t]+)|$)")
+_MARKER_START = frozenset("-*+0123456789")  # what a _MARKER match starts with
 _FENCE = re.compile(r"^(`{3,}|~{3,})")
 _DELIMITER_ROW = re.compile(r"^\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
 _LINK_DEFINITION = re.compile(r"^\[(?!\^)[^\]]+\]:[ \t]*\S")
@@ -332,6 +352,59 @@ def _quote_depth(line: str) -> tuple[int, str]:
             line = line[1:]
 
 
+#: what one block reads as: (kind, text, source, key) of each clause it holds
+_Parts = tuple[tuple[ClauseKind, str, str, str], ...]
+_BlockKind = Literal["paragraph", "item", "heading", "row"]
+#: blocks already read, by kind and Markdown. Policies repeat blocks ("Learn more."), and the two
+#: sides of a diff share most of theirs: each is read (markup, sentences, keys) once per process.
+_READ: dict[tuple[_BlockKind, str], _Parts] = {}
+#: blocks remembered before the memo starts afresh (bounds memory in a long-lived process)
+_READ_LIMIT = 50_000
+
+
+def _has_words(text: str) -> bool:
+    return bool(text) and (text[0].isalnum() or _HAS_WORD.search(text) is not None)
+
+
+def _read(kind: _BlockKind, markdown: str) -> _Parts:
+    """The clauses of one block (memoised, see ``_READ``)."""
+    parts = _READ.get((kind, markdown))
+    if parts is None:
+        if len(_READ) >= _READ_LIMIT:
+            _READ.clear()
+        parts = _READ[kind, markdown] = _read_block(kind, markdown)
+    return parts
+
+
+def _read_block(kind: _BlockKind, markdown: str) -> _Parts:
+    pieces: list[tuple[ClauseKind, str, str]]
+    if kind == "row":
+        cells = _CELL_SPLIT.split(markdown.strip())
+        if cells and not cells[0].strip():
+            cells = cells[1:]
+        if cells and not cells[-1].strip():
+            cells = cells[:-1]
+        texts = [readable(c) for c in cells]
+        pieces = [("row", " | ".join(t for t in texts if t), _collapse(markdown))]
+    elif kind == "paragraph":
+        text = readable(markdown)
+        source = _collapse(markdown)
+        sentences = _split_collapsed(text)  # readable() collapses white space
+        if len(sentences) == 1:
+            pieces = [("sentence", sentences[0], source)]
+        else:
+            # Sentences are split on the readable text (markup would confuse the splitter); the
+            # Markdown of each is recovered by splitting the source the same way. When the two
+            # disagree (rare: markup around a sentence boundary) the readable text stands in.
+            sources = sentences if source == text else _split_collapsed(source)
+            if len(sources) != len(sentences):
+                sources = sentences
+            pieces = [("sentence", t, src) for t, src in zip(sentences, sources, strict=True)]
+    else:
+        pieces = [(kind, readable(markdown), _collapse(markdown))]
+    return tuple((k, text, src, _key(text)) for k, text, src in pieces if _has_words(text))
+
+
 class _Scanner:
     def __init__(self) -> None:
         self.clauses: list[Clause] = []
@@ -345,54 +418,35 @@ class _Scanner:
 
     # ---- output
 
-    def add(self, kind: ClauseKind, text: str, source: str) -> None:
-        if text and (text[0].isalnum() or _HAS_WORD.search(text)):
-            self.clauses.append(
-                Clause(len(self.clauses), kind, text, self.section, normalise(text), source)
-            )
+    def add(self, parts: _Parts) -> None:
+        for kind, text, source, key in parts:
+            self.clauses.append(Clause(len(self.clauses), kind, text, self.section, key, source))
 
     def flush(self) -> None:
         if not self.para:
             return
         lines = self.para
         self.para = []
-        joined = " ".join(line[:-1] if line.endswith("\\") else line for line in lines)
-        text = readable(joined)
-        if self.para_kind == "item":
-            self.add("item", text, _collapse(joined))
-            return
-        sentences = split_sentences(text)
-        if len(sentences) == 1:
-            self.add("sentence", sentences[0], _collapse(joined))
-            return
-        # Sentences are split on the readable text (markup would confuse the splitter); the
-        # Markdown of each is recovered by splitting the source the same way. When the two
-        # disagree (rare: markup around a sentence boundary) the readable text stands in.
-        sources = split_sentences(_collapse(joined))
-        if len(sources) != len(sentences):
-            sources = sentences
-        for sentence, source in zip(sentences, sources, strict=True):
-            self.add("sentence", sentence, source)
+        if len(lines) == 1:  # most blocks
+            joined = lines[0][:-1] if lines[0].endswith("\\") else lines[0]
+        else:
+            joined = " ".join(line[:-1] if line.endswith("\\") else line for line in lines)
+        self.add(_read("item" if self.para_kind == "item" else "paragraph", joined))
 
     def heading(self, level: int, inline: str) -> None:
-        text = readable(inline)
-        if not text or not _HAS_WORD.search(text):
+        parts = _read("heading", inline)
+        if not parts:
             return
+        text = parts[0][1]
         while self.headings and self.headings[-1][0] >= level:
             self.headings.pop()
         self.section = tuple(t for _, t in self.headings)
-        self.add("heading", text, _collapse(inline))
+        self.add(parts)
         self.headings.append((level, text))
         self.section = (*self.section, text)
 
     def row(self, content: str) -> None:
-        cells = _CELL_SPLIT.split(content.strip())
-        if cells and not cells[0].strip():
-            cells = cells[1:]
-        if cells and not cells[-1].strip():
-            cells = cells[:-1]
-        texts = [readable(c) for c in cells]
-        self.add("row", " | ".join(t for t in texts if t), _collapse(content))
+        self.add(_read("row", content))
 
     # ---- the scan
 
@@ -407,8 +461,10 @@ class _Scanner:
             i += 1
             if "\t" in line:
                 line = line.expandtabs(4)
-            if line.lstrip(" ")[:1] == ">":
+            content = line.lstrip(" ")
+            if content[:1] == ">":
                 depth, line = _quote_depth(line)
+                content = line.lstrip(" ")
             else:
                 depth = 0
             if depth != self.quote:
@@ -417,7 +473,6 @@ class _Scanner:
                 self.quote = depth
                 in_table = False
                 blank = True
-            content = line.lstrip(" ")
             if not content:
                 if self.para_kind != "item":
                     self.flush()
@@ -553,7 +608,7 @@ class _Scanner:
         width = indent + match.end() - len(match.group(2) or "") + spaces
         self.items.append(width)
         # "- - nested" or "1. - nested": a marker right after a marker opens a nested list
-        while rest:
+        while rest[:1] in _MARKER_START:
             inner = _MARKER.match(rest)
             if not inner or _RULE.match(rest):
                 break
@@ -581,8 +636,8 @@ class _Scanner:
                 break
             body.append(line)
         code = _WS.sub(" ", " ".join(body)).strip()
-        if code:
-            self.add("sentence", code, code)
+        if code and _has_words(code):
+            self.add((("sentence", code, code, _key(code)),))
         return i
 
     @staticmethod

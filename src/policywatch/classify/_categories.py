@@ -16,11 +16,11 @@ classify whole policies and ``jsonl`` streams (>= 5,000 clauses/s is the target,
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from functools import lru_cache
 
 from ..models import CATEGORIES
+from . import _cache
 from ._match import CueSet
 from ._text import fold
 
@@ -424,7 +424,7 @@ _NOT_COVERED: Cues = (
 
 #: a clause about data that no other category fits falls back to ``practice-not-covered`` when it
 #: does something to the data the other categories do not name (combining, de-identifying ...)
-_FALLBACK_CUE = re.compile(
+_FALLBACK_CUE = _cache.compile(
     r"\b(?:combin(?:e|es|ed|ing)|aggregat(?:e|es|ed|ing)|de-?identif|anonymi[sz]|append|"
     r"supplement|match(?:es|ed|ing)?|link(?:s|ed)? (?:it|them|this|such|that|your)|enhanc)"
 )
@@ -541,7 +541,7 @@ _HEADING_RULES = _Rules(_HEADINGS)
 _FALLBACK = CATEGORIES.index("practice-not-covered")
 
 #: a clause this short without a full stop is read as a heading of its own
-_HEADING_LIKE = re.compile(r"[^.!?]{1,70}")
+_HEADING_LIKE = _cache.compile(r"[^.!?]{1,70}")
 
 
 @lru_cache(maxsize=1024)

@@ -15,7 +15,7 @@ corpus.
 
 from __future__ import annotations
 
-import re
+from . import _cache
 
 __all__ = [
     "ACTIONS",
@@ -506,14 +506,14 @@ NEGATION: tuple[str, ...] = (
 #: rights that are only the reader's when the reader is named before them: "we delete your data
 #: after 30 days" is retention and "service providers have access to your data" is sharing
 READER_RIGHTS = frozenset(("access your data", "correct your data", "delete your data"))
-READER = re.compile(
+READER = _cache.compile(
     r"\b(?:you|your|users?|request(?:s|ing)?|right|rights|ask|individuals|consumers|members|"
     r"customers|account holders?)\b"
 )
 #: negations whose subject is the reader or someone else: "you should never share your password"
 #: is advice, "they may not give you the same rights" is about another company; neither is a
 #: promise (they still deny a right: "you cannot opt out")
-NOT_OURS = re.compile(
+NOT_OURS = _cache.compile(
     r"\b(?:you|they|users?|parents?|visitors?|customers?|members?|partners|providers|others)"
     r"(?: (?:should|must|may|might|shall|will|would|can|could|do|does|did|are|is|have|also|still|"
     r"agree to|agree that you will))*(?: not| never|n't)\b|^ *(?:please )?(?:do not|don't|never)\b|"
@@ -522,18 +522,20 @@ NOT_OURS = re.compile(
     r"not to\b"
 )
 #: an action whose subject is the reader or another company, seen just before the verb
-OTHER_SUBJECT = re.compile(
+OTHER_SUBJECT = _cache.compile(
     r"(?<!about )(?<!from )(?<!to )(?<!with )(?<!for )(?<!of )(?<!by )(?<!that )\b(?:you|they)"
     r"(?: (?:can|may|might|could|will|would|should|must|also|easily|directly|choose to|decide to|"
     r"want to|wish to|agree to|are able to|have|had|then))* $"
 )
 #: an "only" limit binds the site when the site speaks
-FIRST_PERSON = re.compile(r"\b(?:we|us|our)\b")
+FIRST_PERSON = _cache.compile(r"\b(?:we|us|our)\b")
 #: a statement ends at these; a negation never reaches past them
-SPLIT = re.compile(
-    r";|(?<!\bi\.e)(?<!\be\.g)(?<!\betc)(?<!\binc)(?<!\bltd)(?<!\bco)(?<!\bu\.s)(?<!\bvs)"
-    r"\.(?=\s|$|<)|\?|!|\||<br ?/?>|,\s*(?:and |but |so )?(?=(?:we|they|who|which|you|it|"
-    r"these|those)\b)"
+SPLIT = _cache.compile(
+    # every alternative starts with its punctuation, so the scan skips ahead to candidates (the
+    # look-behinds after the full stop include it: "i.e." is not an end)
+    r";|\.(?<!\bi\.e\.)(?<!\be\.g\.)(?<!\betc\.)(?<!\binc\.)(?<!\bltd\.)(?<!\bco\.)(?<!\bu\.s\.)"
+    r"(?<!\bvs\.)(?=\s|$|<)|\?|!|\||<br ?/?>|,\s*(?:and |but |so )?(?=(?:we|they|who|which|you|"
+    r"it|these|those)\b)"
 )
 #: words that also end a statement (kept apart from ``SPLIT`` so that both search fast)
 SPLIT_WORDS: tuple[str, ...] = (
@@ -542,11 +544,11 @@ SPLIT_WORDS: tuple[str, ...] = (
 )
 #: what follows these inside a statement is the opposite of its main part ("do not share ...
 #: except with service providers")
-EXCEPTION = re.compile(
+EXCEPTION = _cache.compile(
     r"\b(?:except|excepting|other than|apart from|besides|excluding|save for|with the exception "
     r"of|unless)\b"
 )
-CONSENT = re.compile(
+CONSENT = _cache.compile(
     r"\b(?:with|upon|after (?:obtaining|receiving|getting)|subject to|based on|(?:we|will) "
     r"(?:first )?(?:obtain|ask for|seek|request)|having) (?:your|the user's|their) (?:prior |"
     r"express |explicit |affirmative |opt-in |separate |written )*(?:consent|permission|"
@@ -555,34 +557,34 @@ CONSENT = re.compile(
     r"consent|agree|allow|authori[sz]e|choose to|give us permission)\b|\bunless you (?:consent|"
     r"agree|opt in)\b|\bonce you (?:consent|agree|opt in)\b"
 )
-WITHOUT_CONSENT = re.compile(
+WITHOUT_CONSENT = _cache.compile(
     r"\bwithout (?:your |their )?(?:prior |express |explicit )*"
     r"(?:consent|permission|authori[sz]ation)\b"
 )
-LIMIT = re.compile(r"\b(?:only|solely|exclusively|strictly)\b")
-HEDGE = re.compile(
+LIMIT = _cache.compile(r"\b(?:only|solely|exclusively|strictly)\b")
+HEDGE = _cache.compile(
     r"\b(?:currently|at this time|at present|presently|generally|typically|"
     r"normally|usually|as of the date)\b"
 )
 
 #: a place is a transfer abroad when a transfer verb comes shortly before it ...
-TRANSFER_CONTEXT = re.compile(
+TRANSFER_CONTEXT = _cache.compile(
     r"\btransfer|\bstor(?:e|ed|es|ing|age)\b|\bprocess(?:ed|es|ing)?\b|\bhost(?:ed|s|ing)?\b|"
     r"\bservers?\b|\bdata cent(?:er|re)s?\b|\bmov(?:e|ed)\b|\bsen[dt]\b|\baccess(?:ed)?\b|"
     r"\bexport|\bshar(?:e|ed)\b|\bdisclos"
 )
 #: ... and the place is where data goes ("to", "in", "outside") ...
-PLACE_LEAD = re.compile(
+PLACE_LEAD = _cache.compile(
     r"\b(?:in|to|into|within|across|from|outside(?: of)?|including|such as|like|namely)(?: the)? $|"
     r"(?:\band|\bor|,) (?:the )?$"
 )
 #: ... rather than who lives there ("users in Brazil")
-PEOPLE_LEAD = re.compile(
+PEOPLE_LEAD = _cache.compile(
     r"\b(?:users|residents|people|individuals|customers|consumers|those|you|citizens|visitors|"
     r"members|(?:who|that) (?:are|live|reside))(?: (?:located|living|based|residing|who live|who "
     r"are))? (?:in|from|within|outside(?: of)?)(?: the)? $"
 )
-RETENTION_CONTEXT = re.compile(
+RETENTION_CONTEXT = _cache.compile(
     r"\b(?:retain|retains|retained|retaining|retention|keep|keeps|kept|store|stores|stored|"
     r"storing|hold|holds|held|preserve[sd]?|maintain(?:s|ed)?|archive[sd]?|delete[sd]?|deleting|"
     r"erase[sd]?|purge[sd]?|destroy(?:s|ed)?|anonymi[sz]e[sd]?|de-identif\w*)\b"
@@ -595,26 +597,26 @@ WORD_NUMBERS: dict[str, int] = {
     "ninety": 90, "hundred": 100,
 }  # fmt: skip
 UNIT_DAYS: dict[str, float] = {"hour": 1 / 24, "day": 1, "week": 7, "month": 30, "year": 365}
-DURATION = re.compile(
+DURATION = _cache.compile(
     r"\b(?:for|after|within|up to|than|of|least|most|beyond|over|past|last|following|about|"
     r"approximately|maximum|minimum|additional|another|further)"
     r" (?:a |the |an )?(?:period of |maximum of |minimum of |up to |at least |at most )?"
     r"(?P<n>\d+(?:\.\d+)?|" + "|".join(sorted(WORD_NUMBERS, key=len, reverse=True)) + r")"
     r"(?: \(\d+\))?[- ](?:full |calendar |business )?(?P<unit>hour|day|week|month|year)s?\b"
 )
-INDEFINITE = re.compile(
+INDEFINITE = _cache.compile(
     r"\bindefinitely\b|\bpermanently\b|\bforever\b|\bin perpetuity\b|\bno (?:fixed |set |specific "
     r")?(?:time )?limit\b|\bfor as long as we (?:wish|want|choose|see fit|like)\b"
 )
-VAGUE = re.compile(
+VAGUE = _cache.compile(
     r"\bas long as (?:(?:is |it is |we deem |reasonably |we consider )?(?:necessary|needed|"
     r"required|appropriate)|we (?:need|have a (?:legitimate|business))|(?:the law|law) "
     r"(?:requires|permits|allows)|permitted|is (?:reasonably )?necessary)|\bfor the (?:period|time)"
     r" (?:necessary|needed|required)\b|\bno longer (?:needed|necessary|required)\b"
 )
 #: an open-ended "longer" period, reported as such
-EXTENDED = re.compile(r"\b(?:longer|extended|lengthy|prolonged) (?:time )?(?:period|time)s?\b")
-UNTIL_DELETED = re.compile(
+EXTENDED = _cache.compile(r"\b(?:longer|extended|lengthy|prolonged) (?:time )?(?:period|time)s?\b")
+UNTIL_DELETED = _cache.compile(
     r"\buntil you (?:delete|close|remove|deactivate|cancel|ask|request|withdraw|terminate|"
     r"unsubscribe)|\bas long as (?:your account|you (?:have|keep|maintain|use))|\bwhile your "
     r"account|\bfor the (?:life|lifetime|duration) of your account\b|\buntil (?:your|the) "
