@@ -217,35 +217,15 @@ def _diff(ctx: click.Context, args: tuple[str, ...], config_path: Path | None) -
         return _tracker(ctx, config_path).diff(first, *args[1:])
     if len(args) != 2:
         raise click.UsageError("expected two files, OLD NEW (or POLICY [FROM [TO]])")
-    return _diff_files(Path(args[0]), Path(args[1]))
+    from .semantic import diff_files
+
+    return diff_files(Path(args[0]), Path(args[1]))
 
 
 def _could_be_policy(name: str) -> bool:
     from .config import POLICY_ID  # only when no such file: the config module costs ~10 ms
 
     return POLICY_ID.match(name) is not None
-
-
-def _diff_files(old: Path, new: Path) -> Diff:
-    """:func:`policywatch.tracker.diff_files`, chained here without importing the tracker.
-
-    Two files need neither a config nor an archive, and importing ``tracker`` (which loads
-    ``config`` and ``hashlib``) would add ~14 ms to a command meant to take about 100 ms.
-    The stages are the same: keep the two in step.
-    """
-    from .classify import annotate
-    from .diff import compare
-    from .extract import read_document
-    from .models import Side
-
-    old_doc, new_doc = read_document(old), read_document(new)
-    return compare(
-        old_doc,
-        new_doc,
-        old_side=Side(name=str(old)),
-        new_side=Side(name=str(new)),
-        annotate=annotate,
-    )
 
 
 # -- log / show ----------------------------------------------------------------------------------

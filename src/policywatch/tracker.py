@@ -8,19 +8,19 @@ two files never pays for them.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .config import Config, PolicyConfig
 from .errors import ExtractError, InputError, RevisionNotFound, SourceError
 from .models import CATEGORIES, Diff, Document, Revision, RevisionKind, Side, Snapshot
+from .semantic import diff_documents, diff_files
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # kept out of start-up: `policywatch diff OLD NEW` needs none of these
     from .archive import GitArchive
+    from .config import Config, PolicyConfig
     from .history import ImportReport
     from .mail import DkimSigner
     from .notify import Notifier
@@ -48,6 +48,8 @@ BACKOFF_BASE = timedelta(minutes=5)
 
 def extraction_fingerprint(policy: PolicyConfig) -> str:
     """What the extracted text depends on besides the bytes: selectors and extractor version."""
+    import hashlib
+
     from .extract import EXTRACTOR_VERSION
 
     material = "\x1f".join([EXTRACTOR_VERSION, "select", *policy.select, "remove", *policy.remove])
@@ -82,16 +84,6 @@ class Description:
     summary: str
     categories: tuple[str, ...]
     diff: Diff | None = None
-
-
-def diff_documents(
-    old: Document | str, new: Document | str, *, old_side: Side, new_side: Side
-) -> Diff:
-    """The semantic diff with categories and materiality: the only place the stages are chained."""
-    from .classify import annotate
-    from .diff import compare
-
-    return compare(old, new, old_side=old_side, new_side=new_side, annotate=annotate)
 
 
 def describe_change(previous: str | None, new: str, *, title: str) -> Description:
@@ -606,13 +598,3 @@ class Tracker:
             self.notifier.record_silently(policy_id)
             self.publish()
         return report
-
-
-def diff_files(old: Path, new: Path) -> Diff:
-    """``policywatch diff OLD NEW``: two files, no archive, no config."""
-    from .extract import read_document
-
-    old_doc, new_doc = read_document(old), read_document(new)
-    return diff_documents(
-        old_doc, new_doc, old_side=Side(name=str(old)), new_side=Side(name=str(new))
-    )
