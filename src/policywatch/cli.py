@@ -66,7 +66,10 @@ def _tracker(ctx: click.Context, config_path: Path | None) -> Tracker:
     from .config import load_config
     from .tracker import Tracker
 
-    return Tracker(load_config(_config_path(ctx, config_path)))
+    tracker = Tracker(load_config(_config_path(ctx, config_path)))
+    # the database's connections close with the command (they would linger in a test runner)
+    ctx.call_on_close(tracker.close)
+    return tracker
 
 
 def _color(option: bool | None) -> bool:

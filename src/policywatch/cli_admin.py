@@ -21,10 +21,36 @@ from .errors import InputError
 # -- notify --------------------------------------------------------------------------------------
 
 
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    from .config import parse_duration
+
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc} (expected e.g. 30s, 10m, 1h)") from None
+
+
 @cli.command()
+@click.option(
+    "--lease",
+    callback=_duration,
+    default=None,
+    metavar="DURATION",
+    help="How long claimed emails stay with this sender before another may take them, if it "
+    "dies (default 10m; longer than a batch takes to send).",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Emails claimed at a time.",
+)
 @config_option
 @click.pass_context
-def notify(ctx: click.Context, config_path: Path | None) -> None:
+def notify(ctx: click.Context, lease: Any, batch: int, config_path: Path | None) -> None:
     """Send the queued change emails (serve does this continuously).
 
     Exit 1 when the mail server itself failed (nothing was suppressed; the rest stays queued).
@@ -32,7 +58,7 @@ def notify(ctx: click.Context, config_path: Path | None) -> None:
     import asyncio
 
     from .mail import SmtpMailer
-    from .notify import notify_owner
+    from .notify import LEASE, notify_owner
 
     with _errors():
         tracker = _tracker(ctx, config_path)
@@ -41,7 +67,9 @@ def notify(ctx: click.Context, config_path: Path | None) -> None:
         async def run() -> Any:
             mailer = SmtpMailer(tracker.config.mail)
             try:
-                return await tracker.notifier.send(mailer, owner=notify_owner())
+                return await tracker.notifier.send(
+                    mailer, owner=notify_owner(), batch=batch, lease=lease or LEASE
+                )
             finally:
                 await mailer.close()
 

@@ -1,8 +1,9 @@
-"""Cursors (how far the opt-out webhook has got) and pages of the ledger."""
+"""What serve needs of the store: cursors (how far the opt-out webhook has got), pages of the
+ledger, and giving up on an email without blaming the address."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -51,3 +52,26 @@ def test_the_ledger_reads_in_pages(store: Store) -> None:
     assert [o.id for o in store.optouts(after=ids[1], limit=2)] == ids[2:4]
     with pytest.raises(InputError, match="limit"):
         store.optouts(limit=0)
+
+
+def test_giving_up_on_our_own_failure_suppresses_nobody(store: Store) -> None:
+    store.subscribe("ann@example.org", confirmed=True, source="admin")
+    store.subscribe("bob@example.org", confirmed=True, source="admin")
+    change = store.record_change(
+        Revision(
+            policy="privacy",
+            id="c" * 40,
+            date=datetime(2026, 5, 2, tzinfo=UTC),
+            kind="change",
+            summary="edited",
+        ),
+        previous="a" * 40,
+    )
+    assert store.fan_out(change) == 2
+    first, second = store.claim("sender", 10, timedelta(minutes=1))
+    # a message we cannot build is our fault: the address stays welcome
+    assert store.mark_failed_permanent(first.id, "sender", "cannot build", suppress=False)
+    assert store.mark_failed_permanent(second.id, "sender", "550 no such user")
+    assert not store.is_suppressed(first.email or "")
+    assert store.is_suppressed(second.email or "")
+    assert store.outbox_counts()["failed"] == 2
