@@ -101,6 +101,8 @@ def optouts(
     ctx: click.Context, fmt: str, policy: str | None, after: int, config_path: Path | None
 ) -> None:
     """The opt-out ledger: every objection to new uses, for the site's own systems to honour."""
+    from .subscriptions import optout_dict as optout_json
+
     with _errors():
         rows = [
             optout_json(o)
@@ -128,20 +130,6 @@ OPTOUT_FIELDS = (
     "email",
     "email_hash",
 )
-
-
-def optout_json(o: Any) -> dict[str, Any]:
-    return {
-        "id": o.id,
-        "created_at": o.created_at.isoformat(),
-        "policy": o.policy,
-        "revision": o.revision,
-        "change_id": o.change_id,
-        "categories": list(o.categories),
-        "channel": o.channel,
-        "email": o.email,
-        "email_hash": o.email_hash,
-    }
 
 
 # -- subscribers ---------------------------------------------------------------------------------
