@@ -95,14 +95,30 @@ def notify(ctx: click.Context, lease: Any, batch: int, config_path: Path | None)
 )
 @click.option("--policy", default=None, metavar="ID", help="Only objections to this policy.")
 @click.option("--after", type=int, default=0, help="Only entries with an id above this (polling).")
+@click.option(
+    "--webhook-secret",
+    is_flag=True,
+    help="Print the secret the [optouts] webhook signs its requests with, and nothing else.",
+)
 @config_option
 @click.pass_context
 def optouts(
-    ctx: click.Context, fmt: str, policy: str | None, after: int, config_path: Path | None
+    ctx: click.Context,
+    fmt: str,
+    policy: str | None,
+    after: int,
+    webhook_secret: bool,
+    config_path: Path | None,
 ) -> None:
     """The opt-out ledger: every objection to new uses, for the site's own systems to honour."""
     from .subscriptions import optout_dict as optout_json
 
+    if webhook_secret:
+        from .webhook import webhook_secret as secret_of
+
+        with _errors():
+            click.echo(secret_of(_tracker(ctx, config_path)))
+        return
     with _errors():
         rows = [
             optout_json(o)
