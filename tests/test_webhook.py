@@ -175,3 +175,37 @@ def test_the_cli_prints_the_secret_receivers_verify_with(site: Path) -> None:
     assert webhook_secret(tracker) == secret
     assert tracker.signer.sign("x", 1)  # the signing secret itself is not what was printed
     assert secret.encode() not in (site / "policywatch.secret").read_bytes()
+
+
+def test_notify_delivers_new_objections_too(site_db: Path) -> None:
+    """Without serve (a cron'd notify), objections still reach the site's systems."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    bodies: list[bytes] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        tracker = make_tracker(site_db, f"http://127.0.0.1:{server.server_address[1]}/")
+        try:
+            object(tracker, "ann@example.org")
+        finally:
+            tracker.close()
+        result = CliRunner().invoke(cli, ["notify"])
+        assert result.exit_code == 0, result.output
+        assert "opt-out webhook: delivered 1" in result.output
+        assert "delivered 0" in CliRunner().invoke(cli, ["notify"]).output
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [json.loads(b)["optout"]["email"] for b in bodies] == ["ann@example.org"]

@@ -75,15 +75,36 @@ def notify(ctx: click.Context, lease: Any, batch: int, config_path: Path | None)
 
         report = asyncio.run(run())
         counts = tracker.store.outbox_counts()
+        hook = _deliver_webhook(tracker) if tracker.config.optouts.webhook else None
     if queued:
         click.echo(f"queued {queued} email(s) the database had missed")
     click.echo(
         f"sent {report.sent}, to retry {report.retried}, failed {report.failed}; "
         f"outbox: {', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'empty'}"
     )
+    if hook is not None:
+        click.echo(f"opt-out webhook: delivered {hook.delivered}")
+        if hook.error:
+            click.secho(f"warning: the opt-out webhook failed: {hook.error}", fg="yellow", err=True)
     if report.fatal:
         click.secho(f"error: the mail server failed: {report.fatal}", fg="red", err=True)
         sys.exit(1)
+
+
+def _deliver_webhook(tracker: Any) -> Any:
+    """New objections to ``[optouts] webhook`` (serve does this continuously)."""
+    import asyncio
+
+    import aiohttp
+
+    from .notify import notify_owner
+    from .webhook import OptoutWebhook
+
+    async def run() -> Any:
+        async with aiohttp.ClientSession() as session:
+            return await OptoutWebhook(tracker, owner=notify_owner()).deliver(session)
+
+    return asyncio.run(run())
 
 
 # -- optouts -------------------------------------------------------------------------------------

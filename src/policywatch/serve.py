@@ -237,6 +237,7 @@ def _prepare(tracker: Tracker) -> None:
     tracker.archive  # noqa: B018
     tracker.state  # noqa: B018
     tracker.signer  # noqa: B018
+    tracker.dkim  # noqa: B018  (a bad key stops serve now, not at the first email)
     tracker.notifier  # noqa: B018
 
 

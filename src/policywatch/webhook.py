@@ -144,7 +144,8 @@ class OptoutWebhook:
                         return WebhookReport(delivered=delivered, skipped=True)
                     position = entry.id
                     delivered += 1
-                store.renew_lock(CURSOR, self.owner, LOCK_TTL)
+                    if not store.renew_lock(CURSOR, self.owner, LOCK_TTL):
+                        return WebhookReport(delivered=delivered, skipped=True)
         finally:
             store.release_lock(CURSOR, self.owner)
         self.failures = 0
