@@ -17,6 +17,9 @@ Misbehaviour, set on the :class:`SmtpServer` before sending:
                            many messages starts another: silently, or after ``drop_reply``
                            (``"421 4.7.0 Closing"``)
 ``max_connections``        greet connections beyond this many open ones with ``421`` and close
+``delay``                  seconds between taking each message and saying so (a slow relay: a
+                           sender killed then leaves a message the server has but the sender
+                           does not know it has: the one in flight)
 ``USERNAME``/``PASSWORD``  the only login :func:`smtp_auth_server` accepts (AUTH required)
 =========================  =====================================================================
 """
@@ -72,6 +75,7 @@ class SmtpServer:
     drop_after: int | None = None
     drop_reply: str | None = None
     max_connections: int | None = None
+    delay: float = 0.0
     live: int = 0
     peak: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -128,6 +132,8 @@ class _Handler:
             )
             n = len(box.arrived)
         server.pw_accepted += 1
+        if box.delay:
+            await asyncio.sleep(box.delay)
         return f"250 2.0.0 Ok: queued as Q{n:05d}"
 
 

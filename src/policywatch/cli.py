@@ -66,7 +66,10 @@ def _tracker(ctx: click.Context, config_path: Path | None) -> Tracker:
     from .config import load_config
     from .tracker import Tracker
 
-    return Tracker(load_config(_config_path(ctx, config_path)))
+    tracker = Tracker(load_config(_config_path(ctx, config_path)))
+    # the database's connections close with the command (they would linger in a test runner)
+    ctx.call_on_close(tracker.close)
+    return tracker
 
 
 def _color(option: bool | None) -> bool:
@@ -418,6 +421,49 @@ def import_(
         f" ({report.skipped} unchanged skipped, {report.already} already archived,"
         f" {report.restores} restoring an earlier text)"
     )
+
+
+# -- serve -----------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="Port to listen on (0: any free port, printed on start).",
+)
+@config_option
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, config_path: Path | None) -> None:
+    """Run the web app, the scheduler and the mail sender in one process.
+
+    Checks each policy on its schedule (one process per archive does; others stand by), sends
+    queued emails every few seconds, and serves the archive, feeds, API and subscription pages.
+    Stops cleanly on SIGINT or SIGTERM. Put it behind a reverse proxy for TLS.
+    """
+    import asyncio
+    import logging
+
+    from .config import load_config
+    from .serve import run
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for chatty in ("alembic", "apscheduler"):  # policywatch logs what matters of theirs
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+
+    def ready(urls: Any) -> None:
+        for url in urls:
+            click.echo(f"policywatch serving {url}")
+        sys.stdout.flush()
+
+    with _errors():
+        config = load_config(_config_path(ctx, config_path))
+        asyncio.run(run(config, host=host, port=port, ready=ready))
 
 
 def main() -> None:

@@ -21,10 +21,36 @@ from .errors import InputError
 # -- notify --------------------------------------------------------------------------------------
 
 
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    from .config import parse_duration
+
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc} (expected e.g. 30s, 10m, 1h)") from None
+
+
 @cli.command()
+@click.option(
+    "--lease",
+    callback=_duration,
+    default=None,
+    metavar="DURATION",
+    help="How long claimed emails stay with this sender before another may take them, if it "
+    "dies (default 10m; longer than a batch takes to send).",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Emails claimed at a time.",
+)
 @config_option
 @click.pass_context
-def notify(ctx: click.Context, config_path: Path | None) -> None:
+def notify(ctx: click.Context, lease: Any, batch: int, config_path: Path | None) -> None:
     """Send the queued change emails (serve does this continuously).
 
     Exit 1 when the mail server itself failed (nothing was suppressed; the rest stays queued).
@@ -32,7 +58,7 @@ def notify(ctx: click.Context, config_path: Path | None) -> None:
     import asyncio
 
     from .mail import SmtpMailer
-    from .notify import notify_owner
+    from .notify import LEASE, notify_owner
 
     with _errors():
         tracker = _tracker(ctx, config_path)
@@ -41,21 +67,44 @@ def notify(ctx: click.Context, config_path: Path | None) -> None:
         async def run() -> Any:
             mailer = SmtpMailer(tracker.config.mail)
             try:
-                return await tracker.notifier.send(mailer, owner=notify_owner())
+                return await tracker.notifier.send(
+                    mailer, owner=notify_owner(), batch=batch, lease=lease or LEASE
+                )
             finally:
                 await mailer.close()
 
         report = asyncio.run(run())
         counts = tracker.store.outbox_counts()
+        hook = _deliver_webhook(tracker) if tracker.config.optouts.webhook else None
     if queued:
         click.echo(f"queued {queued} email(s) the database had missed")
     click.echo(
         f"sent {report.sent}, to retry {report.retried}, failed {report.failed}; "
         f"outbox: {', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'empty'}"
     )
+    if hook is not None:
+        click.echo(f"opt-out webhook: delivered {hook.delivered}")
+        if hook.error:
+            click.secho(f"warning: the opt-out webhook failed: {hook.error}", fg="yellow", err=True)
     if report.fatal:
         click.secho(f"error: the mail server failed: {report.fatal}", fg="red", err=True)
         sys.exit(1)
+
+
+def _deliver_webhook(tracker: Any) -> Any:
+    """New objections to ``[optouts] webhook`` (serve does this continuously)."""
+    import asyncio
+
+    import aiohttp
+
+    from .notify import notify_owner
+    from .webhook import OptoutWebhook
+
+    async def run() -> Any:
+        async with aiohttp.ClientSession() as session:
+            return await OptoutWebhook(tracker, owner=notify_owner()).deliver(session)
+
+    return asyncio.run(run())
 
 
 # -- optouts -------------------------------------------------------------------------------------
@@ -67,12 +116,30 @@ def notify(ctx: click.Context, config_path: Path | None) -> None:
 )
 @click.option("--policy", default=None, metavar="ID", help="Only objections to this policy.")
 @click.option("--after", type=int, default=0, help="Only entries with an id above this (polling).")
+@click.option(
+    "--webhook-secret",
+    is_flag=True,
+    help="Print the secret the [optouts] webhook signs its requests with, and nothing else.",
+)
 @config_option
 @click.pass_context
 def optouts(
-    ctx: click.Context, fmt: str, policy: str | None, after: int, config_path: Path | None
+    ctx: click.Context,
+    fmt: str,
+    policy: str | None,
+    after: int,
+    webhook_secret: bool,
+    config_path: Path | None,
 ) -> None:
     """The opt-out ledger: every objection to new uses, for the site's own systems to honour."""
+    from .subscriptions import optout_dict as optout_json
+
+    if webhook_secret:
+        from .webhook import webhook_secret as secret_of
+
+        with _errors():
+            click.echo(secret_of(_tracker(ctx, config_path)))
+        return
     with _errors():
         rows = [
             optout_json(o)
@@ -100,20 +167,6 @@ OPTOUT_FIELDS = (
     "email",
     "email_hash",
 )
-
-
-def optout_json(o: Any) -> dict[str, Any]:
-    return {
-        "id": o.id,
-        "created_at": o.created_at.isoformat(),
-        "policy": o.policy,
-        "revision": o.revision,
-        "change_id": o.change_id,
-        "categories": list(o.categories),
-        "channel": o.channel,
-        "email": o.email,
-        "email_hash": o.email_hash,
-    }
 
 
 # -- subscribers ---------------------------------------------------------------------------------

@@ -346,7 +346,8 @@ def load_config(
     r.finish()
 
     r = _Reader(cfg_path, _table(cfg_path, data, "database"), "database")
-    db_url = env.get("POLICYWATCH_DATABASE_URL") or r.string("url", "sqlite:///policywatch.db")
+    configured = r.string("url", "sqlite:///policywatch.db")  # read (and checked) either way
+    db_url = env.get("POLICYWATCH_DATABASE_URL") or configured
     database = DatabaseConfig(url=_resolve_database_url(root, db_url, cfg_path))
     r.finish()
 

@@ -28,7 +28,9 @@ from .errors import InputError
 from .models import Revision
 
 if TYPE_CHECKING:
-    from .mail import ChangeNotice, Mailer, RenderedChange
+    import asyncio
+
+    from .mail import ChangeNotice, Mailer, OutgoingMessage, RenderedChange
     from .store import Store
     from .store.records import OutboxItem
     from .tracker import Tracker
@@ -193,60 +195,89 @@ class Notifier:
         )
 
     async def send(
-        self, mailer: Mailer, *, owner: str, batch: int = BATCH, lease: timedelta = LEASE
+        self,
+        mailer: Mailer,
+        *,
+        owner: str,
+        batch: int = BATCH,
+        lease: timedelta = LEASE,
+        chunk: int | None = None,
+        stop: asyncio.Event | None = None,
     ) -> SendReport:
-        """Send everything due, batch by batch, until the outbox has nothing due or the sender
-        itself fails."""
-        from .mail import OutgoingMessage
+        """Send everything due, batch by batch, until the outbox has nothing due, the sender
+        itself fails, or ``stop`` is set.
 
+        A claimed batch goes to the mailer ``chunk`` messages at a time (default: the
+        configured number of SMTP connections) and each chunk's outcome is recorded before the
+        next is sent: what a crash can repeat is the chunk in flight, not the whole batch.
+        ``stop`` is looked at between chunks; the rows not yet tried are given back at once.
+        """
         sent = retried = failed = 0
         store = self.store
+        size = max(1, chunk if chunk is not None else self.tracker.config.mail.connections)
         while True:
+            if stop is not None and stop.is_set():
+                return SendReport(sent=sent, retried=retried, failed=failed)
             items = store.claim(owner, batch, lease)
             if not items:
                 return SendReport(sent=sent, retried=retried, failed=failed)
             outgoing: list[OutgoingMessage] = []
             by_key: dict[int, OutboxItem] = {}
             for item in items:
-                rendered = self._rendered(item)
-                if rendered is None or item.email is None:
-                    store.mark_failed_permanent(item.id, owner, "the change can no longer be built")
+                message = self._outgoing(item, owner)
+                if message is None:
                     failed += 1
                     continue
-                try:
-                    data = self._message(item, rendered)
-                except InputError as exc:
-                    store.mark_failed_permanent(item.id, owner, str(exc))
-                    failed += 1
-                    continue
-                outgoing.append(OutgoingMessage(key=item.id, recipient=item.email, data=data))
+                outgoing.append(message)
                 by_key[item.id] = item
-            results = await mailer.send(outgoing) if outgoing else []
-            now = datetime.now(UTC)
-            for result in results:
-                item = by_key[int(result.key)]
-                if result.status == "ok":
-                    store.mark_sent(item.id, owner)
-                    sent += 1
-                elif result.status == "fatal":
+            for start in range(0, len(outgoing), size):
+                if stop is not None and stop.is_set():
                     store.release(owner)
-                    return SendReport(
-                        sent=sent,
-                        retried=retried,
-                        failed=failed,
-                        fatal=f"{result.code or ''} {result.reply}".strip() or "sender failed",
-                    )
-                elif result.status == "permanent" and result.suppress:
-                    store.mark_failed_permanent(item.id, owner, f"{result.code} {result.reply}")
-                    failed += 1
-                else:  # temporary, or a refusal of this message's content: try again later
-                    store.mark_retry(
-                        item.id,
-                        owner,
-                        f"{result.code} {result.reply}",
-                        retry_at(item.attempts, now),
-                    )
-                    retried += 1
+                    return SendReport(sent=sent, retried=retried, failed=failed)
+                results = await mailer.send(outgoing[start : start + size])
+                now = datetime.now(UTC)
+                for result in results:
+                    item = by_key[int(result.key)]
+                    if result.status == "ok":
+                        store.mark_sent(item.id, owner)
+                        sent += 1
+                    elif result.status == "fatal":
+                        store.release(owner)
+                        return SendReport(
+                            sent=sent,
+                            retried=retried,
+                            failed=failed,
+                            fatal=f"{result.code or ''} {result.reply}".strip() or "sender failed",
+                        )
+                    elif result.status == "permanent" and result.suppress:
+                        store.mark_failed_permanent(item.id, owner, f"{result.code} {result.reply}")
+                        failed += 1
+                    else:  # temporary, or a refusal of this message's content: try again later
+                        store.mark_retry(
+                            item.id,
+                            owner,
+                            f"{result.code} {result.reply}",
+                            retry_at(item.attempts, now),
+                        )
+                        retried += 1
+
+    def _outgoing(self, item: OutboxItem, owner: str) -> OutgoingMessage | None:
+        """The message for one claimed row; None (and the row failed) when it cannot be built."""
+        from .mail import OutgoingMessage
+
+        rendered = self._rendered(item)
+        if rendered is None or item.email is None:
+            # our failure, not the address's: give up on this row, suppress nobody
+            self.store.mark_failed_permanent(
+                item.id, owner, "the change can no longer be built", suppress=False
+            )
+            return None
+        try:
+            data = self._message(item, rendered)
+        except InputError as exc:
+            self.store.mark_failed_permanent(item.id, owner, str(exc), suppress=False)
+            return None
+        return OutgoingMessage(key=item.id, recipient=item.email, data=data)
 
 
 def notify_owner() -> str:

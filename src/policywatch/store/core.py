@@ -19,7 +19,7 @@ from .database import create_engine, store_errors
 from .ledger import LedgerMixin
 from .outbox import OutboxMixin
 from .records import ChangeRecord, check_categories, check_policy_id
-from .schema import UTCDateTime, changes, encode_categories, locks, rate_limits
+from .schema import UTCDateTime, changes, cursors, encode_categories, locks, rate_limits
 from .subscribers import SubscribersMixin
 
 __all__ = ["Store"]
@@ -180,6 +180,42 @@ class Store(OutboxMixin, SubscribersMixin, LedgerMixin, StoreBase):
                 locks.delete().where(locks.c.name == name, locks.c.owner == owner)
             )
             return bool(result.rowcount)
+
+    # -- cursors ---------------------------------------------------------------------------------
+
+    def cursor(self, name: str) -> int:
+        """How far the consumer ``name`` has got (an id of the table it reads); 0 when new."""
+        with self._read("reading a cursor") as conn:
+            found = conn.execute(
+                sa.select(cursors.c.position).where(cursors.c.name == name)
+            ).scalar_one_or_none()
+        return int(found) if found is not None else 0
+
+    def advance_cursor(self, name: str, expected: int, position: int) -> bool:
+        """Move ``name`` from ``expected`` to ``position``; False when it is not at ``expected``.
+
+        Compare-and-set, so two consumers that raced past the same rows notice it instead of
+        moving the cursor back; a cursor only moves forward.
+        """
+        if position < expected:
+            raise InputError(f"cursor {name!r} cannot move back from {expected} to {position}")
+        with self._write("advancing a cursor") as conn:
+            now = self._now()
+            if expected != 0:
+                result = conn.execute(
+                    cursors.update()
+                    .where(cursors.c.name == name, cursors.c.position == expected)
+                    .values(position=position, updated_at=now)
+                )
+                return bool(result.rowcount)
+            # a cursor with no row is at 0: create it, or move one that was stored at 0
+            stmt = self._insert(cursors).values(name=name, position=position, updated_at=now)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["name"],
+                set_={"position": position, "updated_at": now},
+                where=cursors.c.position == 0,
+            )
+            return conn.execute(stmt.returning(cursors.c.name)).first() is not None
 
     # -- rate limiting ---------------------------------------------------------------------------
 

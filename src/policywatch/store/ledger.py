@@ -71,20 +71,28 @@ class LedgerMixin(StoreBase):
             )
             return entries[0]
 
-    def optouts(self, *, after: int = 0, policy: str | None = None) -> list[OptOut]:
-        """The ledger in the order it was written; ``after`` an id for incremental exports."""
+    def optouts(
+        self, *, after: int = 0, policy: str | None = None, limit: int | None = None
+    ) -> list[OptOut]:
+        """The ledger in the order it was written; ``after`` an id for incremental exports,
+        ``limit`` the most entries to return (pages for the API and the webhook)."""
+        if limit is not None and limit <= 0:
+            raise InputError(f"limit must be positive, got {limit}")
         where = optouts.c.id > after
         if policy is not None:
             where = sa.and_(where, optouts.c.policy == policy)
         with self._read("reading the opt-out ledger") as conn:
-            return self._optouts(conn, where)
+            return self._optouts(conn, where, limit)
 
-    def _optouts(self, conn: Connection, where: sa.ColumnElement[bool]) -> list[OptOut]:
+    def _optouts(
+        self, conn: Connection, where: sa.ColumnElement[bool], limit: int | None = None
+    ) -> list[OptOut]:
         query = (
             sa.select(optouts, subscribers.c.email)
             .outerjoin(subscribers, subscribers.c.id == optouts.c.subscriber_id)
             .where(where)
             .order_by(optouts.c.id)
+            .limit(limit)
         )
         return [
             OptOut(

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["HEAD", "MIGRATIONS", "alembic_config", "current_revision", "upgrade"]
 
 #: the newest revision in migrations/versions; lets a current database open without Alembic
-HEAD = "0001"
+HEAD = "0002"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 VERSION_TABLE = "alembic_version"
 #: arbitrary constant shared by every policywatch process migrating a PostgreSQL database

@@ -235,12 +235,15 @@ class OutboxMixin(StoreBase):
             last_error=error[:_MAX_ERROR],
         )
 
-    def mark_failed_permanent(self, item_id: int, owner: str, error: str) -> bool:
+    def mark_failed_permanent(
+        self, item_id: int, owner: str, error: str, *, suppress: bool = True
+    ) -> bool:
         """A permanent failure (hard bounce): give up and suppress the address for good.
 
         Suppressing at once keeps the site from hammering a dead mailbox with every later
         change, which is what gets a sender's IP blocklisted. The subscriber's other queued
-        rows are cancelled in the same transaction.
+        rows are cancelled in the same transaction. ``suppress`` False gives up on this one
+        row only: for failures that are ours (a message that cannot be built), not the address's.
         """
         with self._write("marking an email failed") as conn:
             result = conn.execute(
@@ -261,6 +264,8 @@ class OutboxMixin(StoreBase):
             subscriber_id = result.scalar_one_or_none()
             if subscriber_id is None:
                 return False
+            if not suppress:
+                return True
             digest = conn.execute(
                 sa.select(subscribers.c.email_hash).where(subscribers.c.id == subscriber_id)
             ).scalar_one()

@@ -18,6 +18,7 @@ __all__ = [
     "NAMING_CONVENTION",
     "UTCDateTime",
     "changes",
+    "cursors",
     "decode_categories",
     "encode_categories",
     "locks",
@@ -216,4 +217,12 @@ rate_limits = sa.Table(
     sa.Column("count", sa.Integer, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Index(None, "expires_at"),
+)
+
+cursors = sa.Table(
+    "cursors",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -7,19 +7,25 @@ Diffs are serialised by :func:`policywatch.render.diff_to_dict`, the project's o
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
-from ..errors import ArchiveError
+from ..errors import ArchiveError, StoreError
 from ..models import Revision
+from ..tracker import Tracker
 from .reader import PolicyInfo
 from .responses import json_response
-from .typedefs import PUBLISHER
+from .typedefs import ACCOUNTS, PUBLISHER
 from .views import json_page, revision_name
 
-__all__ = ["diff", "health", "policies", "revision", "revisions"]
+__all__ = ["diff", "health", "optouts", "policies", "revision", "revisions"]
+
+#: the most ledger entries one /api/optouts answer carries (page with ?after=)
+OPTOUTS_PAGE = 1000
 
 log = logging.getLogger(__name__)
 
@@ -111,15 +117,78 @@ async def diff(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    """200 when the archive can be read; never cached (it is asked to find out *now*)."""
+    """200 when the archive can be read and the database answers; never cached (it is asked
+    to find out *now*). The details (paths, drivers' words) stay in the log."""
+    from .subscribers import blocking
+
     publisher = request.app[PUBLISHER]
+    body: dict[str, Any] = {"status": "ok"}
     try:
-        checks = await asyncio.to_thread(publisher.healthy)
+        body.update(await asyncio.to_thread(publisher.healthy))
     except ArchiveError as exc:
-        log.error("healthz: %s", exc)  # the details (paths, git's words) stay in the log
-        body = {"status": "error", "archive": "error", "detail": "the archive cannot be read"}
-        response = json_response(body, status=503)
+        log.error("healthz: %s", exc)
+        body.update(status="error", archive="error", detail="the archive cannot be read")
+    try:
+        await blocking(request, lambda tracker: tracker.store.ping())
+    except StoreError as exc:
+        log.error("healthz: %s", exc)
+        body.update(status="error", database="error")
+        body.setdefault("detail", "the database cannot be reached")
     else:
-        response = json_response({"status": "ok", **checks})
+        body["database"] = "ok"
+    response = json_response(body, status=200 if body["status"] == "ok" else 503)
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _authorised(request: web.Request, token: str) -> bool:
+    """A bearer token, compared in constant time (hashes first, so even its length stays
+    secret)."""
+    scheme, _, given = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return False
+    want = hashlib.sha256(token.encode("utf-8")).digest()
+    got = hashlib.sha256(given.strip().encode("utf-8")).digest()
+    return hmac.compare_digest(want, got)
+
+
+def _whole(value: str | None, name: str, default: int, maximum: int | None = None) -> int:
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or len(value) > 18:
+        raise web.HTTPBadRequest(reason=f"{name} must be a whole number >= 0")
+    number = int(value)
+    return min(number, maximum) if maximum is not None else number
+
+
+async def optouts(request: web.Request) -> web.Response:
+    """``GET /api/optouts?after=ID``: the opt-out ledger for the site's own systems.
+
+    Needs ``Authorization: Bearer $POLICYWATCH_API_TOKEN``; without that variable the route
+    does not exist (404), so a site that never set it exposes nothing. Entries come in ledger
+    order; poll with ``after`` set to the ``next`` of the previous answer.
+    """
+    from ..subscriptions import optout_dict
+    from .subscribers import blocking
+
+    accounts = request.app[ACCOUNTS]
+    if accounts.api_token is None:
+        raise web.HTTPNotFound()
+    if not _authorised(request, accounts.api_token):
+        raise web.HTTPUnauthorized(headers={hdrs.WWW_AUTHENTICATE: 'Bearer realm="policywatch"'})
+    after = _whole(request.query.get("after"), "after", 0)
+    limit = max(1, _whole(request.query.get("limit"), "limit", OPTOUTS_PAGE, OPTOUTS_PAGE))
+    policy = request.query.get("policy") or None
+
+    def read(tracker: Tracker) -> list[Any]:
+        return tracker.store.optouts(after=after, policy=policy, limit=limit)
+
+    entries = await blocking(request, read)
+    body = {
+        "schema": "policywatch.optouts/1",
+        "optouts": [optout_dict(o) for o in entries],
+        "next": entries[-1].id if entries else after,
+    }
+    response = json_response(body)
+    response.headers[hdrs.CACHE_CONTROL] = "no-store"
     return response

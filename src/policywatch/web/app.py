@@ -10,29 +10,46 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from ..config import Config
-from ..errors import ArchiveError, RevisionNotFound, TokenError
+from ..errors import ArchiveError, ConfigError, RevisionNotFound, StoreError, TokenError
 from ..models import CATEGORIES
+from ..subscriptions import LIMITS, ConfirmationSender, Limits
 from ..tracker import Tracker
 from .present import CATEGORY_INFO, CHANGE_LABELS, revision_label
 from .reader import Publisher, Stamps
 from .responses import PageCache, json_response
 from .routes import setup_routes
-from .typedefs import ASSETS, CONFIG, PAGES, PUBLISHER, STAMPS, TEMPLATES, Assets
+from .typedefs import (
+    ACCOUNTS,
+    ASSETS,
+    CONFIG,
+    PAGES,
+    PUBLISHER,
+    STAMPS,
+    TEMPLATES,
+    Accounts,
+    Assets,
+)
 
-__all__ = ["CSP", "create_app"]
+if TYPE_CHECKING:
+    from ..mail import Mailer
+
+__all__ = ["API_TOKEN_ENV", "CSP", "create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +72,25 @@ _COMMON_HEADERS = {
 }
 #: the API and the feeds are public data meant for other tools, including in-browser ones
 _SHARED_PREFIXES = ("/api/", "/feeds/")
+#: ... except the opt-out ledger: personal data, for the site's own servers only
+_PRIVATE_PREFIXES = ("/api/optouts",)
+#: the bearer token of /api/optouts (unset: the route answers 404)
+API_TOKEN_ENV = "POLICYWATCH_API_TOKEN"
+_MIN_API_TOKEN = 16
 
 
-def create_app(config: Config, *, tracker: Tracker | None = None) -> web.Application:
+def create_app(
+    config: Config,
+    *,
+    tracker: Tracker | None = None,
+    mailer: Mailer | None = None,
+    limits: Limits = LIMITS,
+) -> web.Application:
     """The web app for one site. ``tracker`` lets the caller share its own (and keep owning it:
-    the app then does not close its archive)."""
+    the app then does not close its archive nor its database). ``mailer`` sends confirmation
+    emails (default: one SMTP connection to ``[mail]``); ``limits`` rate-limits the subscribe
+    form. ``POLICYWATCH_API_TOKEN`` (16 characters at least) enables ``/api/optouts``.
+    """
     owned = tracker is None
     tracker = tracker if tracker is not None else Tracker(config)
     app = web.Application(middlewares=[error_middleware])
@@ -69,10 +100,45 @@ def create_app(config: Config, *, tracker: Tracker | None = None) -> web.Applica
     app[TEMPLATES] = _templates()
     app[PAGES] = PageCache()
     app[ASSETS] = _assets(config)
+    if mailer is None:
+        from ..mail import SmtpMailer
+
+        mailer = SmtpMailer(dataclasses.replace(config.mail, connections=1))
+    app[ACCOUNTS] = Accounts(
+        tracker=tracker,
+        confirmations=ConfirmationSender(mailer),
+        limits=limits,
+        api_token=_api_token(),
+    )
     app.on_response_prepare.append(_security_headers)
     app.cleanup_ctx.append(_archive_ctx(owned))
+    app.cleanup_ctx.append(_accounts_ctx(owned))
     setup_routes(app, STATIC_DIR)
     return app
+
+
+def _api_token() -> str | None:
+    token = os.environ.get(API_TOKEN_ENV, "").strip() or None
+    if token is not None and len(token) < _MIN_API_TOKEN:
+        raise ConfigError(
+            f"the API token is {len(token)} characters long",
+            key=API_TOKEN_ENV,
+            expected=f"at least {_MIN_API_TOKEN} random characters",
+        )
+    return token
+
+
+def _accounts_ctx(owned: bool) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def accounts(app: web.Application) -> AsyncIterator[None]:
+        """Run the confirmation sender while the app runs; close the database last if ours."""
+        sender = app[ACCOUNTS].confirmations
+        sender.start()
+        yield
+        await sender.close()
+        if owned:
+            await asyncio.to_thread(app[ACCOUNTS].tracker.close)
+
+    return accounts
 
 
 def _archive_ctx(owned: bool) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -178,15 +244,24 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         response = error_response(request, exc.status, exc.reason)
-        if hdrs.ALLOW in exc.headers:
-            response.headers[hdrs.ALLOW] = exc.headers[hdrs.ALLOW]
+        for name in (hdrs.ALLOW, hdrs.WWW_AUTHENTICATE, hdrs.RETRY_AFTER):
+            if name in exc.headers:
+                response.headers[name] = exc.headers[name]
         return response
     except (RevisionNotFound, TokenError) as exc:
-        return error_response(request, 404, "Not Found", str(exc))
+        response = error_response(request, 404, "Not Found", str(exc))
+        if isinstance(exc, TokenError):
+            response.headers["Referrer-Policy"] = "no-referrer"
+        return response
     except ArchiveError as exc:
         log.error("archive error on %s: %s", request.path, exc)
         return error_response(
             request, 503, "Service Unavailable", "The archive cannot be read right now."
+        )
+    except StoreError as exc:
+        log.error("database error on %s: %s", request.path, exc)
+        return error_response(
+            request, 503, "Service Unavailable", "The database cannot be reached right now."
         )
 
 
@@ -197,7 +272,7 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
     for name, value in _COMMON_HEADERS.items():
         headers.setdefault(name, value)
     path = request.path
-    if path.startswith(_SHARED_PREFIXES):
+    if path.startswith(_SHARED_PREFIXES) and not path.startswith(_PRIVATE_PREFIXES):
         headers.setdefault("Access-Control-Allow-Origin", "*")
         headers.setdefault("Cross-Origin-Resource-Policy", "cross-origin")
     else:

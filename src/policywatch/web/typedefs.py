@@ -6,17 +6,31 @@ imports the handlers).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import jinja2
 from aiohttp import web
 
 from ..config import Config
+from ..subscriptions import ConfirmationSender, Limits
+from ..tracker import Tracker
 from .reader import Publisher, Stamps
 from .responses import PageCache
 
-__all__ = ["ASSETS", "CONFIG", "PAGES", "PUBLISHER", "STAMPS", "TEMPLATES", "Assets"]
+__all__ = [
+    "ACCOUNTS",
+    "ASSETS",
+    "CONFIG",
+    "PAGES",
+    "PUBLISHER",
+    "STAMPS",
+    "TEMPLATES",
+    "Accounts",
+    "Assets",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,3 +52,24 @@ TEMPLATES = web.AppKey("templates", jinja2.Environment)
 PAGES = web.AppKey("pages", PageCache)
 STAMPS = web.AppKey("stamps", Stamps)
 ASSETS = web.AppKey("assets", Assets)
+
+
+@dataclass(slots=True)
+class Accounts:
+    """What the subscription pages and the opt-out API work with.
+
+    ``store_lock`` makes the first use of the tracker's lazily opened database happen once,
+    whichever worker thread gets there first. ``api_token`` is ``POLICYWATCH_API_TOKEN`` (None:
+    ``/api/optouts`` does not exist). ``nudge``, set by ``serve``, wakes the background sender
+    when an objection is recorded, so the webhook hears of it in seconds, not at the next cycle.
+    """
+
+    tracker: Tracker
+    confirmations: ConfirmationSender
+    limits: Limits
+    api_token: str | None = field(default=None, repr=False)
+    nudge: Callable[[], None] | None = None
+    store_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+ACCOUNTS = web.AppKey("accounts", Accounts)
