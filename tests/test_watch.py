@@ -182,3 +182,12 @@ def test_check_json_reports_web_errors_with_exit_1(tmp_path: Path, pagesite: Pag
     assert result.exit_code == 1
     (entry,) = json.loads(result.output)["results"]
     assert entry["status"] == "error" and "404" in entry["error"]
+    # the failure streak is visible in the log, as text (on stderr) and as JSON
+    config = str(tmp_path / "config.toml")
+    log = CliRunner().invoke(cli, ["log", "--config", config])
+    assert "privacy: failing, 1 time(s) in a row" in log.output and "404" in log.output
+    payload = json.loads(
+        CliRunner().invoke(cli, ["log", "--config", config, "--format", "json"]).stdout
+    )
+    (source,) = payload["sources"]
+    assert source["failures"] == 1 and "404" in source["last_error"]

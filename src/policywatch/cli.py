@@ -260,18 +260,45 @@ def _revision_json(r: Revision) -> dict[str, Any]:
 def log(
     ctx: click.Context, policy: str | None, fmt: str, limit: int | None, config_path: Path | None
 ) -> None:
-    """Revision history, newest first (all policies, or one)."""
+    """Revision history, newest first (all policies, or one), and any source failing to be read."""
+    from .schedule import schedule_status
+
     with _errors():
-        revisions = _tracker(ctx, config_path).log(policy)
+        tracker = _tracker(ctx, config_path)
+        revisions = tracker.log(policy)
+        sources = [s for s in schedule_status(tracker) if policy is None or s.policy == policy]
     if limit is not None:
         revisions = revisions[:limit]
     if fmt == "json":
         payload = {
             "schema": "policywatch.log/1",
             "revisions": [_revision_json(r) for r in revisions],
+            "sources": [
+                {
+                    "policy": s.policy,
+                    "failures": s.failures,
+                    "last_error": s.last_error,
+                    "last_run": s.last_run.isoformat() if s.last_run else None,
+                    "next_run": s.next_run.isoformat() if s.next_run else None,
+                    "backoff_until": s.backoff_until.isoformat() if s.backoff_until else None,
+                }
+                for s in sources
+            ],
         }
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
+    for s in sources:
+        if s.failures:
+            until = (
+                f"; left alone until {s.backoff_until:%Y-%m-%d %H:%M} UTC"
+                if s.backoff_until
+                else ""
+            )
+            click.secho(
+                f"{s.policy}: failing, {s.failures} time(s) in a row{until}: {s.last_error}",
+                fg="red",
+                err=True,
+            )
     if not revisions:
         click.echo("no revisions yet: run `policywatch check`")
         return
