@@ -7,15 +7,15 @@ Every request is counted per path.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
 from aiohttp import web
+
+from sitefixture import serve_in_thread
 
 
 @dataclass
@@ -64,29 +64,6 @@ def _app(site: PageSite) -> web.Application:
 @pytest.fixture
 def pagesite() -> Iterator[PageSite]:
     site = PageSite()
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    runner = web.AppRunner(_app(site), shutdown_timeout=0.5)
-
-    async def start() -> None:
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        host, port = runner.addresses[0][:2]
-        site.base = f"http://{host}:{port}"
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(start())
-        ready.set()
-        loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    ready.wait(5)
-    try:
+    with serve_in_thread(_app(site)) as base:
+        site.base = base
         yield site
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)

@@ -39,6 +39,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
@@ -244,19 +245,23 @@ async def http_site() -> AsyncIterator[Site]:
         await runner.cleanup()
 
 
-@pytest.fixture
-def threaded_site() -> Iterator[Site]:
-    """The same server in a thread of its own, for tests that run their own event loops."""
-    site = Site()
+@contextmanager
+def serve_in_thread(app: web.Application) -> Iterator[str]:
+    """Run ``app`` on 127.0.0.1 in a thread with its own event loop; yields its base URL.
+
+    For tests whose code under test runs event loops of its own (``Tracker.check`` calls
+    ``asyncio.run``), so the server cannot share theirs.
+    """
     loop = asyncio.new_event_loop()
     ready = threading.Event()
-    runner = web.AppRunner(_app(site), handler_cancellation=True, shutdown_timeout=0.5)
+    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5)
+    base: list[str] = []
 
     async def start() -> None:
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         host, port = runner.addresses[0][:2]
-        site.base = f"http://{host}:{port}"
+        base.append(f"http://{host}:{port}")
 
     def serve() -> None:
         asyncio.set_event_loop(loop)
@@ -270,7 +275,16 @@ def threaded_site() -> Iterator[Site]:
     thread.start()
     ready.wait(5)
     try:
-        yield site
+        yield base[0]
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
+
+
+@pytest.fixture
+def threaded_site() -> Iterator[Site]:
+    """The same server in a thread of its own, for tests that run their own event loops."""
+    site = Site()
+    with serve_in_thread(_app(site)) as base:
+        site.base = base
+        yield site
