@@ -22,6 +22,12 @@ Misbehaviour, set on the :class:`SmtpServer` before sending:
                            does not know it has: the one in flight)
 ``USERNAME``/``PASSWORD``  the only login :func:`smtp_auth_server` accepts (AUTH required)
 =========================  =====================================================================
+
+TLS: :func:`tls_files` makes a throwaway CA and a certificate for 127.0.0.1 it signed (with the
+``openssl`` command; skipped without it). :func:`smtp_starttls_server` offers STARTTLS and refuses
+everything before it; :func:`smtp_tls_server` speaks TLS from the first byte (port-465 style).
+Both require AUTH. Every AUTH command any server sees is recorded in ``auth_commands`` (True if it
+came over TLS), and every message records whether it arrived encrypted (``Arrived.tls``).
 """
 
 from __future__ import annotations
@@ -30,11 +36,15 @@ import asyncio
 import email
 import email.policy
 import itertools
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,6 +63,7 @@ class Arrived:
     rcpt_tos: tuple[str, ...]
     data: bytes
     connection: int
+    tls: bool = False
 
     def message(self) -> EmailMessage:
         msg = email.message_from_bytes(self.data, policy=email.policy.default)
@@ -78,6 +89,8 @@ class SmtpServer:
     delay: float = 0.0
     live: int = 0
     peak: int = 0
+    #: one entry per AUTH command received: whether the session was encrypted at the time
+    auth_commands: list[bool] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def recipients(self) -> list[str]:
@@ -128,6 +141,7 @@ class _Handler:
                     rcpt_tos=tuple(envelope.rcpt_tos),
                     data=content,
                     connection=server.pw_conn,
+                    tls=server.pw_encrypted(),
                 )
             )
             n = len(box.arrived)
@@ -143,12 +157,19 @@ class _SMTP(SMTP):
     _numbers = itertools.count(1)
 
     def __init__(
-        self, box: SmtpServer, *args: Any, plain_auth: bool = False, **kwargs: Any
+        self,
+        box: SmtpServer,
+        *args: Any,
+        plain_auth: bool = False,
+        implicit_tls: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        if plain_auth:
-            # AUTH without TLS: fine on loopback. Set after construction, because aiosmtpd warns
-            # (UserWarning, an error under our pytest settings) when it is asked for directly.
+        if plain_auth or implicit_tls:
+            # plain_auth: AUTH without TLS, fine on loopback. implicit_tls: the whole session is
+            # TLS, but aiosmtpd only counts a STARTTLS as encryption. Set after construction,
+            # because aiosmtpd warns (UserWarning, an error under our pytest settings) when it
+            # is asked for directly.
             self._auth_require_tls = False
         self.box = box
         self.pw_conn = 0
@@ -161,6 +182,16 @@ class _SMTP(SMTP):
                 self.box.live += 1
                 self.pw_conn = self.box.connections
         super().connection_made(transport)
+
+    def pw_encrypted(self) -> bool:
+        return self.transport is not None and (
+            self.transport.get_extra_info("sslcontext") is not None
+        )
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        with self.box.lock:
+            self.box.auth_commands.append(self.pw_encrypted())
+        await super().smtp_AUTH(arg)
 
     def connection_lost(self, error: Exception | None) -> None:
         with self.box.lock:
@@ -229,3 +260,104 @@ def smtp_server() -> Iterator[SmtpServer]:
 def smtp_auth_server() -> Iterator[SmtpServer]:
     """A relay that requires AUTH (PLAIN/LOGIN, over plain TCP: it is loopback only)."""
     yield from _run(auth_required=True, plain_auth=True, authenticator=_authenticator)
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files for a server certificate and the CAs a client may be told to trust."""
+
+    #: the CA that signed the server's certificate
+    ca: Path
+    #: a CA that signed nothing the server presents (trusting only it must fail)
+    other_ca: Path
+    cert: Path
+    key: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(self.cert, self.key)
+        return ctx
+
+
+# our own openssl config, so the system's openssl.cnf (or its absence) changes nothing
+_OPENSSL_CNF = """\
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = unused
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid, issuer
+"""
+_EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+
+def _openssl(openssl: str, cwd: Path, *args: str) -> None:
+    done = subprocess.run(
+        [openssl, *args], cwd=cwd, capture_output=True, text=True, timeout=30, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"openssl {' '.join(args)} failed: {done.stderr.strip()}")
+
+
+def _make_ca(openssl: str, d: Path, name: str) -> None:
+    _openssl(
+        openssl, d, "req", "-x509", "-config", "openssl.cnf", "-extensions", "ca", *_EC,
+        "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "2",
+        "-subj", f"/CN=policywatch test {name}",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A CA, a second unrelated CA, and a certificate for 127.0.0.1 signed by the first."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command to make a throwaway test certificate")
+    d = tmp_path_factory.mktemp("tls")
+    (d / "openssl.cnf").write_text(_OPENSSL_CNF)
+    _make_ca(openssl, d, "ca")
+    _make_ca(openssl, d, "other-ca")
+    _openssl(
+        openssl, d, "req", "-new", "-config", "openssl.cnf", *_EC,
+        "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1",
+    )  # fmt: skip
+    _openssl(
+        openssl, d, "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-set_serial", "2", "-days", "2", "-extfile", "openssl.cnf", "-extensions", "server",
+        "-out", "server.pem",
+    )  # fmt: skip
+    return TlsFiles(
+        ca=d / "ca.pem", other_ca=d / "other-ca.pem", cert=d / "server.pem", key=d / "server.key"
+    )
+
+
+@pytest.fixture
+def smtp_starttls_server(tls_files: TlsFiles) -> Iterator[SmtpServer]:
+    """A submission relay (port-587 style): STARTTLS first, then AUTH, then mail."""
+    yield from _run(
+        tls_context=tls_files.server_context(),
+        require_starttls=True,
+        auth_required=True,
+        authenticator=_authenticator,
+    )
+
+
+@pytest.fixture
+def smtp_tls_server(tls_files: TlsFiles) -> Iterator[SmtpServer]:
+    """An implicit-TLS relay (port-465 style) requiring AUTH."""
+    yield from _run(
+        ssl_context=tls_files.server_context(),
+        implicit_tls=True,
+        auth_required=True,
+        authenticator=_authenticator,
+    )

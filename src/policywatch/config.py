@@ -88,6 +88,9 @@ class MailConfig:
     sender: str = "Example Co. <privacy@example.com>"
     #: "none", "starttls" or "tls" (implicit TLS, port 465)
     security: str = "none"
+    #: PEM bundle of the CAs to trust for the relay's certificate, *instead of* the system
+    #: trust store (a private relay's own CA); None: the system store. Never "don't verify".
+    ca_file: Path | None = None
     #: messages per second, across all connections
     rate: float = 20.0
     connections: int = 4
@@ -360,6 +363,7 @@ def load_config(
         port=r.integer("port", _MAIL.port, minimum=1, maximum=65535),
         sender=r.string("sender", _MAIL.sender),
         security=security,
+        ca_file=_optional_path(r, root, "ca_file"),
         rate=r.number("rate", _MAIL.rate, minimum=0.01),
         connections=r.integer("connections", _MAIL.connections, minimum=1, maximum=64),
         username=env.get("POLICYWATCH_SMTP_USERNAME") or None,

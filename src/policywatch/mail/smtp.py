@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -176,7 +177,10 @@ class _Connection:
             password=cfg.password,
             timeout=m.timeout,
             use_tls=cfg.security == "tls",
+            # True, not None: None would fall back to a clear session (and a clear login) when
+            # the server does not offer STARTTLS; True makes that a failed connect instead
             start_tls=cfg.security == "starttls",
+            tls_context=m.tls_context,
             local_hostname=m.local_hostname,
         )
         code: int | None = None
@@ -189,7 +193,7 @@ class _Connection:
             code, reply = exc.code, exc.message
             auth = isinstance(exc, aiosmtplib.SMTPAuthenticationError)
         except (aiosmtplib.SMTPException, OSError) as exc:
-            reply = str(exc) or type(exc).__name__
+            reply = _untrusted(exc, cfg) or str(exc) or type(exc).__name__
         else:
             self._smtp = smtp
             m.connections_opened += 1
@@ -272,6 +276,24 @@ class _Connection:
             smtp.close()
 
 
+def _untrusted(exc: BaseException, cfg: MailConfig) -> str | None:
+    """Say which relay and which trust store, when the failure is the relay's certificate.
+
+    aiosmtplib wraps it (implicit TLS) or lets the bare ``ssl`` error through (STARTTLS), whose
+    text names neither the host nor what it was checked against: the two things to fix.
+    """
+    seen: BaseException | None = exc
+    while seen is not None and not isinstance(seen, ssl.SSLCertVerificationError):
+        seen = seen.__cause__ or seen.__context__
+    if seen is None:
+        return None
+    trusted = f"ca_file {cfg.ca_file}" if cfg.ca_file is not None else "the system trust store"
+    why = seen.verify_message or str(seen)
+    return (
+        f"TLS certificate of {cfg.host}:{cfg.port} not trusted: {why} (checked against {trusted})"
+    )
+
+
 def _result(
     msg: OutgoingMessage, status: SendStatus, code: int | None, reply: str, stage: Stage
 ) -> SendResult:
@@ -285,6 +307,24 @@ def _rcpt_result(msg: OutgoingMessage, code: int, reply: str) -> SendResult:
         # every address would get this answer: suppressing them all would be a disaster
         return _result(msg, "fatal", code, reply, "rcpt")
     return _result(msg, "permanent", code, reply, "rcpt")
+
+
+def _tls_context(config: MailConfig) -> ssl.SSLContext:
+    """Verify the relay against ``ca_file`` alone when it is set, else the system store.
+
+    ``ca_file`` replaces the system store rather than adding to it: a relay with a private CA
+    should not also be trusted on a certificate any public CA would issue for its name.
+    """
+    if config.ca_file is None:
+        return ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    try:
+        return ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(config.ca_file))
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(
+            f"cannot load {config.ca_file}: {exc}",
+            key="mail.ca_file",
+            expected="a PEM file of CA certificates",
+        ) from None
 
 
 class SmtpMailer:
@@ -318,6 +358,10 @@ class SmtpMailer:
                 key="mail.security",
                 expected='"none", "starttls", "tls"',
             )
+        #: built once, not per connection; verification is always on (hostname included)
+        self.tls_context: ssl.SSLContext | None = None
+        if config.security != "none":
+            self.tls_context = _tls_context(config)
         self._limiter = RateLimiter(config.rate, burst)
         self._conns = [_Connection(self) for _ in range(max(1, config.connections))]
         self._lock = asyncio.Lock()
