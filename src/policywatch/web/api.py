@@ -19,8 +19,9 @@ from ..models import Revision
 from ..tracker import Tracker
 from .reader import PolicyInfo
 from .responses import json_response
+from .status import SourceBoard
 from .typedefs import ACCOUNTS, PUBLISHER
-from .views import json_page, revision_name
+from .views import json_page, json_sources_page, revision_name
 
 __all__ = ["diff", "health", "optouts", "policies", "revision", "revisions"]
 
@@ -43,13 +44,17 @@ def revision_dict(r: Revision) -> dict[str, Any]:
     }
 
 
-def _policy_dict(info: PolicyInfo) -> dict[str, Any]:
+def _policy_dict(info: PolicyInfo, board: SourceBoard) -> dict[str, Any]:
+    """``source`` is the public URL (a string or null, as before); ``source_status`` is how
+    reading it goes (null for a policy no longer configured)."""
+    view = board.get(info.id)
     return {
         "id": info.id,
         "title": info.title,
         "source": info.url,
         "revisions": info.count,
         "latest": revision_dict(info.latest) if info.latest is not None else None,
+        "source_status": view.as_dict() if view is not None else None,
         "links": {
             "html": f"/policies/{info.id}",
             "revisions": f"/api/policies/{info.id}/revisions",
@@ -61,13 +66,13 @@ def _policy_dict(info: PolicyInfo) -> dict[str, Any]:
 async def policies(request: web.Request) -> web.Response:
     publisher = request.app[PUBLISHER]
 
-    def document() -> dict[str, Any]:
+    def document(board: SourceBoard) -> dict[str, Any]:
         return {
             "schema": "policywatch.policies/1",
-            "policies": [_policy_dict(p) for p in publisher.policies()],
+            "policies": [_policy_dict(p, board) for p in publisher.policies()],
         }
 
-    return await json_page(request, ("api-policies",), document)
+    return await json_sources_page(request, ("api-policies",), document)
 
 
 async def revisions(request: web.Request) -> web.Response:

@@ -171,6 +171,7 @@ def _templates() -> jinja2.Environment:
     )
     env.filters["day"] = _day
     env.filters["iso"] = _iso
+    env.filters["minute"] = _minute
     env.filters["short"] = lambda rev: str(rev)[:12]
     env.globals["CATEGORIES"] = CATEGORIES
     env.globals["CATEGORY_INFO"] = CATEGORY_INFO
@@ -181,6 +182,10 @@ def _templates() -> jinja2.Environment:
 
 def _day(when: datetime | None) -> str:
     return "" if when is None else when.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def _minute(when: datetime | None) -> str:
+    return "" if when is None else when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _iso(when: datetime | None) -> str:

@@ -32,7 +32,7 @@ async def index(request: web.Request) -> web.Response:
     def context() -> dict[str, Any]:
         return {"policies": publisher.policies()}
 
-    return await html_page(request, "index.html", (), context)
+    return await html_page(request, "index.html", (), context, sources=True)
 
 
 async def policy(request: web.Request) -> web.Response:
@@ -50,7 +50,7 @@ async def policy(request: web.Request) -> web.Response:
             "text": publisher.text_html(latest) if latest is not None else None,
         }
 
-    return await html_page(request, "policy.html", (policy_id,), context)
+    return await html_page(request, "policy.html", (policy_id,), context, sources=True)
 
 
 async def revision(request: web.Request) -> web.Response:

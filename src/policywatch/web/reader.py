@@ -27,7 +27,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from ..errors import RevisionNotFound
 from ..models import Diff, Revision
 from .present import DiffView, diff_view, render_markdown
+from .status import SourceBoard, SourceBoards
 
 if TYPE_CHECKING:
     from markupsafe import Markup
@@ -125,10 +126,16 @@ class LRU(Generic[K, V]):
 
 @dataclass(frozen=True, slots=True)
 class Stamp:
-    """The archive's state: ``tip`` changes with every recorded revision ("" when empty)."""
+    """The archive's state: ``tip`` changes with every recorded revision ("" when empty).
+
+    ``sources`` is the sources' failure streaks at the same moment: they change without the tip
+    (a failed check writes the state file, not the archive), so the pages that show them put
+    its digest in their validator too.
+    """
 
     tip: str
     updated: datetime | None
+    sources: SourceBoard = field(default_factory=SourceBoard)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +227,7 @@ class Publisher:
         self._files: dict[Path, tuple[int, int, FeedDoc]] = {}
         self._files_lock = threading.Lock()
         self._opened: GitArchive | None = None
+        self.boards = SourceBoards(tracker)
 
     @property
     def diff_cache(self) -> LRU[tuple[str, str, str], tuple[Diff, DiffView]]:
@@ -238,7 +246,8 @@ class Publisher:
     # -- state -------------------------------------------------------------------------------
 
     def stamp(self) -> Stamp:
-        return self._current().stamp
+        """The archive's state and the sources' state, read together for one request."""
+        return replace(self._current().stamp, sources=self.boards.current())
 
     def _current(self) -> _State:
         tip = archive_tip(self.archive)
