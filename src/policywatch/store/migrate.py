@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["HEAD", "MIGRATIONS", "alembic_config", "current_revision", "upgrade"]
 
 #: the newest revision in migrations/versions; lets a current database open without Alembic
-HEAD = "0002"
+HEAD = "0003"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 VERSION_TABLE = "alembic_version"
 #: arbitrary constant shared by every policywatch process migrating a PostgreSQL database
@@ -86,24 +86,58 @@ def check_known(revision: str | None) -> None:
 
 
 def upgrade(engine: Engine) -> str:
-    """Bring the schema to HEAD and return the revision it is at afterwards."""
+    """Bring the schema to HEAD and return the revision it is at afterwards.
+
+    On SQLite, foreign keys are off for the migration transaction: rebuilding a table that
+    others refer to (the only way SQLite changes most things) drops it, and with foreign keys
+    on that drop cascades into every referring row, the append-only opt-out ledger included.
+    The pragma is a no-op inside a transaction, so it is set before ``BEGIN``, and
+    ``PRAGMA foreign_key_check`` must come back empty before the migration commits.
+    """
     try:
         with engine.connect() as conn:
-            conn = conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-            with conn.begin():
-                if conn.dialect.name == "postgresql":
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-                revision = current_revision(conn)
-                check_known(revision)
-                if revision != HEAD:
-                    from alembic import command
-                    from alembic.util import CommandError
-
-                    try:
-                        command.upgrade(alembic_config(connection=conn), "head")
-                    except CommandError as exc:
-                        raise StoreError(f"migrating the database failed: {exc}") from exc
-                    revision = current_revision(conn)
-            return revision or ""
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                _sqlite_foreign_keys(conn, on=False)
+            try:
+                return _upgrade(conn.execution_options(sqlite_begin="BEGIN IMMEDIATE"))
+            finally:
+                if sqlite and not conn.invalidated:
+                    _sqlite_foreign_keys(conn, on=True)
     except sa.exc.SQLAlchemyError as exc:
         raise StoreError(f"migrating the database failed: {describe_error(exc)}") from exc
+
+
+def _upgrade(conn: Connection) -> str:
+    with conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        revision = current_revision(conn)
+        check_known(revision)
+        if revision != HEAD:
+            from alembic import command
+            from alembic.util import CommandError
+
+            try:
+                command.upgrade(alembic_config(connection=conn), "head")
+            except CommandError as exc:
+                raise StoreError(f"migrating the database failed: {exc}") from exc
+            if conn.dialect.name == "sqlite":
+                _check_foreign_keys(conn)
+            revision = current_revision(conn)
+    return revision or ""
+
+
+def _sqlite_foreign_keys(conn: Connection, *, on: bool) -> None:
+    """Set the pragma on the driver connection: through SQLAlchemy it would autobegin first."""
+    conn.connection.driver_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")  # type: ignore[union-attr]
+
+
+def _check_foreign_keys(conn: Connection) -> None:
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        tables = sorted({str(row[0]) for row in broken})
+        raise StoreError(
+            f"migrating the database failed: {len(broken)} rows of {', '.join(tables)} refer to"
+            " rows that do not exist; nothing was changed"
+        )

@@ -86,7 +86,8 @@ def decode_categories(value: str | None) -> tuple[str, ...] | None:
 
 
 # An outbox grows by (changes x subscribers): 64-bit ids on PostgreSQL. On SQLite only a column
-# declared exactly INTEGER PRIMARY KEY is the (already 64-bit) rowid that autoincrements.
+# declared exactly INTEGER PRIMARY KEY is the (already 64-bit) rowid; it reuses the id of a
+# deleted newest row unless the table says AUTOINCREMENT (migration 0003).
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 changes = sa.Table(
@@ -121,6 +122,8 @@ subscribers = sa.Table(
         "status IN ('pending', 'confirmed', 'unsubscribed', 'suppressed', 'forgotten')",
         name="status",
     ),
+    # ids go into unsubscribe/confirm links: never hand a deleted row's id to someone else
+    sqlite_autoincrement=True,
 )
 
 subscriptions = sa.Table(
@@ -169,6 +172,8 @@ outbox = sa.Table(
     ),
     sa.Index(None, "status", "next_attempt_at", "id"),
     sa.Index(None, "subscriber_id"),
+    # ids go into opt-out links: never hand a deleted row's id to someone else
+    sqlite_autoincrement=True,
 )
 
 suppressions = sa.Table(
