@@ -456,3 +456,27 @@ def test_one_policys_log_is_the_same_sliced_from_the_whole_history(tmp_path: Pat
     assert [len(path_limited[p]) for p in "abc"] == [3, 2, 1]
     rec(sliced, "c", "newer\n", 10)  # the branch moved: no stale slice
     assert sliced.log("c")[0].summary == "c on day 10"
+
+
+def test_histories_carried_across_writes_equal_a_fresh_read(tmp_path: Path) -> None:
+    archive = GitArchive.open(tmp_path / "archive")
+    rec(archive, "a", "one\n", 0)
+    archive.log()
+    archive.log("a")
+    archive.log("b")  # cached as empty, then written below
+    for day, policy in enumerate(["b", "a", "c", "b"], start=1):
+        rec(archive, policy, f"text {day}\n", day)  # caches are carried, not re-read
+    fresh = GitArchive.open(tmp_path / "archive")
+    for policy in (None, "a", "b", "c"):
+        assert archive.log(policy) == fresh.log(policy)
+    assert archive.policies() == fresh.policies() == ["a", "b", "c"]
+
+
+def test_the_worktree_can_be_refreshed_once_after_many_writes(tmp_path: Path) -> None:
+    archive = GitArchive.open(tmp_path / "archive")
+    archive.defer_worktree = True
+    for day, policy in enumerate(["a", "b", "c"]):
+        rec(archive, policy, f"text {day}\n", day)
+    assert not (tmp_path / "archive" / "c" / "policy.md").exists()  # deferred
+    archive.sync_worktree()
+    assert (tmp_path / "archive" / "c" / "policy.md").read_text() == "text 2\n"

@@ -313,6 +313,9 @@ class GitArchive:
         self._cache: dict[str | None, tuple[str, list[Revision]]] = {}
         self._grouped: tuple[str, dict[str, list[Revision]]] | None = None
         self._policies: tuple[str, list[str]] | None = None
+        #: see :meth:`sync_worktree`
+        self.defer_worktree = False
+        self._worktree_behind = False
 
     @classmethod
     def open(
@@ -669,7 +672,9 @@ class GitArchive:
         finally:
             path.unlink(missing_ok=True)
 
-    def _publish(self, old: str | None, new: str, count: int) -> None:
+    def _publish(
+        self, old: str | None, new: str, count: int, written: Sequence[Revision] = ()
+    ) -> None:
         """Move the branch from ``old`` to ``new`` (compare-and-swap), then tidy up.
 
         The worktree and the commit-graph are conveniences: failing to update them is logged, not
@@ -678,17 +683,58 @@ class GitArchive:
         self._git(
             "update-ref", "-m", f"policywatch: {count} revision(s)", self.branch, new, old or _ZERO
         )
-        self._cache.clear()
+        self._carry_caches(old, new, written)
         try:
-            if not self._repo.bare and _read(self.git_dir / "HEAD") == f"ref: {self.branch}":
-                # the worktree is for people browsing the archive; reads never look at it
-                self._git("read-tree", "-u", "--reset", new)
+            self._worktree_behind = True
+            if not self.defer_worktree:
+                self.sync_worktree()
             # Refresh the changed-path filters after a bulk write, and now and then otherwise:
             # a sample of 1 in 32 commit ids needs no state and works for short `check` runs too.
             if count >= 32 or int(new[:2], 16) < 8:
                 self.write_commit_graph()
         except (ArchiveError, OSError) as exc:
             log_.warning("%s: %s", self.path, exc)
+
+    def sync_worktree(self) -> None:
+        """Check the branch out into the worktree, for people browsing the archive (reads never
+        look at it). With ``defer_worktree`` set, writes leave this to the caller: a check that
+        records hundreds of revisions refreshes the worktree once, not once per revision."""
+        with self._mutex:
+            if not self._worktree_behind:
+                return
+            tip = self._tip()
+            if (
+                tip
+                and not self._repo.bare
+                and _read(self.git_dir / "HEAD") == f"ref: {self.branch}"
+            ):
+                self._git("read-tree", "-u", "--reset", tip)
+            self._worktree_behind = False
+
+    def _carry_caches(self, old: str | None, new: str, written: Sequence[Revision]) -> None:
+        """Bring the history caches from ``old`` to ``new`` without reading git again.
+
+        The commits between them are exactly ``written`` (the compare-and-swap just proved the
+        branch was at ``old``), so each cached history is the old one plus the new revisions of
+        its policy, ordered as :meth:`_revisions` orders a fresh log: newest commit first, then a
+        stable sort by date. A check recording many policies thus runs no ``git log`` per record.
+        """
+        carried: dict[str | None, tuple[str, list[Revision]]] = {}
+        if old is not None and written:
+            newest_first = list(reversed(written))
+            for key, (tip, revisions) in self._cache.items():
+                if tip != old:
+                    continue
+                added = [r for r in newest_first if key is None or r.policy == key]
+                merged = added + revisions if added else revisions
+                if added:
+                    merged.sort(key=lambda r: r.date, reverse=True)
+                carried[key] = (new, merged)
+            if self._policies is not None and self._policies[0] == old:
+                ids = set(self._policies[1]) | {r.policy for r in written}
+                self._policies = (new, sorted(ids))
+        self._cache = carried
+        self._grouped = None
 
     def write_commit_graph(self) -> None:
         """Write the commit-graph with changed-path filters: path-limited logs skip most commits."""
@@ -912,7 +958,7 @@ class ArchiveBatch:
         status, err = _end(proc, f"reset {_PENDING}\n\ndone\n".encode())
         if status != 0:
             raise ArchiveError(f"{self.archive.path}: git fast-import failed: {err}")
-        self.archive._publish(self._base, self._tip, self._count)
+        self.archive._publish(self._base, self._tip, self._count, self.revisions)
 
 
 def _end(proc: subprocess.Popen[bytes], tail: bytes) -> tuple[int, str]:

@@ -8,13 +8,14 @@ two files never pays for them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .errors import ExtractError, InputError, RevisionNotFound, SourceError
+from .errors import ArchiveError, ExtractError, InputError, RevisionNotFound, SourceError
 from .models import CATEGORIES, Diff, Document, Revision, RevisionKind, Side, Snapshot
 from .semantic import diff_documents, diff_files
 
@@ -37,6 +38,8 @@ __all__ = [
     "diff_documents",
     "diff_files",
 ]
+
+log_ = logging.getLogger(__name__)
 
 CheckStatus = Literal["first", "changed", "editorial", "unchanged", "error"]
 
@@ -278,8 +281,28 @@ class Tracker:
                 self._reextract(policy, state)
             except (SourceError, InputError) as exc:
                 results[policy.id] = self._failed(policy, exc, now)
+        archive = self.archive
+        archive.log()  # one read of the whole history; every policy's latest is a slice of it
+        archive.defer_worktree = True  # refreshed once at the end, not once per revision
+        try:
+            return self._check(policies, bool(policy_ids), state, now, results)
+        finally:
+            archive.defer_worktree = False
+            try:
+                archive.sync_worktree()
+            except ArchiveError as exc:  # a convenience for people browsing: never fatal
+                log_.warning("%s", exc)
+
+    def _check(
+        self,
+        policies: Sequence[PolicyConfig],
+        explicit: bool,
+        state: StateFile,
+        now: datetime,
+        results: dict[str, CheckResult],
+    ) -> CheckReport:
         web = [p for p in policies if p.is_url and p.id not in results]
-        if web and not policy_ids:
+        if web and not explicit:
             web = [p for p in web if not self._backing_off(p, state, now, results)]
         latest = self._latest_revisions(web) if web else {}
         fetched = self._fetch(web, state, latest) if web else {}
@@ -335,23 +358,10 @@ class Tracker:
         return True
 
     def _latest_revisions(self, policies: Sequence[PolicyConfig]) -> dict[str, Revision]:
-        """The latest revision of each of ``policies`` that has one, for this check's web sources.
-
-        ``archive.latest`` runs one path-limited ``git log`` per policy (~20-40 ms each on a
-        1,000-policy archive, and again after every commit), which made a pass of 1,000 304s take
-        15-25 s. One ``git log`` of the whole branch answers every policy; a policy it does not
-        name (texts committed by hand, without trailers) falls back to ``archive.latest``.
-        """
-        archive = self.archive
-        latest: dict[str, Revision] = {}
-        for rev in archive.log():  # newest first
-            latest.setdefault(rev.policy, rev)
-        missing = {p.id for p in policies if p.id not in latest}
-        for pid in missing.intersection(archive.policies()) if missing else ():
-            found = archive.latest(pid)
-            if found is not None:
-                latest[pid] = found
-        return latest
+        """The latest revision of each of ``policies`` that has one (slices of the one whole-history
+        log ``check`` reads first: no ``git log`` per policy)."""
+        found = {p.id: self.archive.latest(p.id) for p in policies}
+        return {pid: rev for pid, rev in found.items() if rev is not None}
 
     def _fetch(
         self,
