@@ -25,7 +25,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -423,12 +423,7 @@ class GitArchive:
             if policy is not None and whole is not None and whole[0] == tip:
                 # the whole history is already read at this tip: one policy's is a slice of it,
                 # so a pass over many policies costs one `git log`, not one per policy
-                if self._grouped is None or self._grouped[0] != tip:
-                    groups: dict[str, list[Revision]] = {}
-                    for one in whole[1]:
-                        groups.setdefault(one.policy, []).append(one)
-                    self._grouped = (tip, groups)
-                sliced = self._grouped[1].get(policy, [])
+                sliced = self._by_policy(tip, whole[1]).get(policy, [])
                 self._cache[policy] = (tip, sliced)
                 return sliced
             args = ["log", "-z", "--format=%H%x1f%at%x1f%B", tip]
@@ -454,6 +449,27 @@ class GitArchive:
     def latest(self, policy: str) -> Revision | None:
         revisions = self._revisions(policy)
         return revisions[0] if revisions else None
+
+    def latest_of(self, policies: Iterable[str]) -> dict[str, Revision]:
+        """The latest revision of each of ``policies`` that has one, reading the branch tip once
+        (a check of a thousand sources would otherwise ask git for it a thousand times)."""
+        with self._mutex:
+            self._revisions(None)  # one read at the current tip; each policy is a slice of it
+            tip = self._tip()
+            whole = self._cache.get(None)
+            if tip is None or whole is None or whole[0] != tip:
+                return {p: r for p in policies if (r := self.latest(p)) is not None}
+            grouped = self._by_policy(tip, whole[1])
+            return {p: grouped[p][0] for p in policies if grouped.get(p)}
+
+    def _by_policy(self, tip: str, whole: list[Revision]) -> dict[str, list[Revision]]:
+        """The whole history at ``tip`` split by policy (computed once per tip)."""
+        if self._grouped is None or self._grouped[0] != tip:
+            groups: dict[str, list[Revision]] = {}
+            for one in whole:
+                groups.setdefault(one.policy, []).append(one)
+            self._grouped = (tip, groups)
+        return self._grouped[1]
 
     def previous(self, revision: Revision) -> Revision | None:
         """The revision before ``revision`` (by date) of the same policy."""

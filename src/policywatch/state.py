@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ class SourceState:
 
 
 _DATES = ("last_failure", "last_success")
+_FIELDS = tuple(SourceState.__dataclass_fields__)
 
 
 class StateFile:
@@ -80,7 +81,9 @@ class StateFile:
     def save(self) -> None:
         out: dict[str, Any] = {}
         for policy, state in sorted(self._states.items()):
-            values = asdict(state)
+            # field by field rather than dataclasses.asdict, which deep-copies every value:
+            # this runs at the end of every check, over every source
+            values = {name: getattr(state, name) for name in _FIELDS}
             for key in _DATES:
                 if values[key] is not None:
                     values[key] = values[key].isoformat()

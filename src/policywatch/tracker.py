@@ -360,8 +360,7 @@ class Tracker:
     def _latest_revisions(self, policies: Sequence[PolicyConfig]) -> dict[str, Revision]:
         """The latest revision of each of ``policies`` that has one (slices of the one whole-history
         log ``check`` reads first: no ``git log`` per policy)."""
-        found = {p.id: self.archive.latest(p.id) for p in policies}
-        return {pid: rev for pid, rev in found.items() if rev is not None}
+        return self.archive.latest_of(p.id for p in policies)
 
     def _fetch(
         self,
