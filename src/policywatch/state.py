@@ -92,7 +92,9 @@ class StateFile:
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".sources.")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"version": 1, "sources": out}, f, indent=1, sort_keys=True)
+                # compact: the C encoder (indent would fall back to the pure-Python one, ~35 ms
+                # for 1,000 sources at the end of every check)
+                json.dump({"version": 1, "sources": out}, f, sort_keys=True, separators=(",", ":"))
             os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
