@@ -40,12 +40,12 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote, urlsplit
 
 from .errors import ConfigError, InputError
-from .models import CATEGORIES, ChangeKind, RevisionKind
+from .models import CATEGORIES, ClauseChange, RevisionKind
 
 if TYPE_CHECKING:
     from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
-    from .models import Change, Diff, Revision
+    from .models import Diff, Revision
 
 __all__ = [
     "ATOM_NS",
@@ -97,7 +97,6 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _SLUG_DROP = re.compile(r"[^a-z0-9]+")
 
 _KINDS: frozenset[str] = frozenset({"first", "change", "editorial", "technical"})
-_CHANGE_KINDS: frozenset[str] = frozenset({"added", "removed", "modified", "moved", "editorial"})
 _CHANGE_LABELS = {
     "added": "Added",
     "removed": "Removed",
@@ -116,42 +115,8 @@ _KIND_LABELS = {
 # -- input values --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class FeedChange:
-    """One changed clause as an entry lists it.
-
-    ``old_text`` is None for ``added``, ``new_text`` for ``removed``. ``section`` is the heading
-    path of the clause where it now stands (where it stood, for a removed one). ``reasons`` say why
-    the change is material.
-    """
-
-    kind: ChangeKind
-    old_text: str | None
-    new_text: str | None
-    section: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    reasons: tuple[str, ...] = ()
-    material: bool = False
-
-    def __post_init__(self) -> None:
-        if self.kind not in _CHANGE_KINDS:
-            raise InputError(f"feed change: unknown kind {self.kind!r}")
-        if self.old_text is None and self.new_text is None:
-            raise InputError("feed change: old_text and new_text are both None")
-        _check_categories(self.categories, "feed change")
-
-    @classmethod
-    def from_change(cls, change: Change) -> FeedChange:
-        clause = change.new if change.new is not None else change.old
-        return cls(
-            kind=change.kind,
-            old_text=change.old.text if change.old is not None else None,
-            new_text=change.new.text if change.new is not None else None,
-            section=clause.section if clause is not None else (),
-            categories=change.categories,
-            reasons=change.reasons,
-            material=change.material,
-        )
+#: one changed clause as a feed entry lists it (the same value the emails list)
+FeedChange = ClauseChange
 
 
 @dataclass(frozen=True, slots=True)

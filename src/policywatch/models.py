@@ -16,6 +16,7 @@ __all__ = [
     "Change",
     "ChangeKind",
     "Clause",
+    "ClauseChange",
     "ClauseKind",
     "Diff",
     "DiffStats",
@@ -116,6 +117,54 @@ class Change:
     categories: tuple[str, ...] = ()
     material: bool = False
     reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClauseChange:
+    """One change flattened to what a reader is shown (feed entries, emails), without indexes.
+
+    ``old_text`` is None for ``added``, ``new_text`` for ``removed``. ``section`` is the heading
+    path where the clause stands now (stood, for a removed one). ``words`` is the word diff of a
+    modified clause. Built from diffs, and also read back from caches and tests, so it checks
+    itself: a wrong kind or category is refused here rather than published.
+    """
+
+    kind: ChangeKind
+    old_text: str | None
+    new_text: str | None
+    section: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    material: bool = False
+    words: tuple[tuple[str, str], ...] | None = None
+
+    def __post_init__(self) -> None:
+        from .errors import InputError
+
+        if self.kind not in _CHANGE_KINDS:
+            raise InputError(f"clause change: unknown kind {self.kind!r}")
+        if self.old_text is None and self.new_text is None:
+            raise InputError("clause change: old_text and new_text are both None")
+        unknown = [c for c in self.categories if c not in CATEGORIES]
+        if unknown:
+            raise InputError(f"clause change: unknown categories {', '.join(map(repr, unknown))}")
+
+    @classmethod
+    def from_change(cls, change: Change) -> ClauseChange:
+        clause = change.new if change.new is not None else change.old
+        return cls(
+            kind=change.kind,
+            old_text=change.old.text if change.old is not None else None,
+            new_text=change.new.text if change.new is not None else None,
+            section=clause.section if clause is not None else (),
+            categories=change.categories,
+            reasons=change.reasons,
+            material=change.material,
+            words=change.words if change.kind == "modified" else None,
+        )
+
+
+_CHANGE_KINDS = frozenset({"added", "removed", "modified", "moved", "editorial"})
 
 
 @dataclass(frozen=True, slots=True)

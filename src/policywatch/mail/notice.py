@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from ..errors import InputError
-from ..models import CATEGORIES, ChangeKind
+from ..models import CATEGORIES, ClauseChange
 
 if TYPE_CHECKING:
-    from ..models import Change, Diff, Revision
+    from ..models import Diff, Revision
 
 __all__ = [
     "CATEGORY_LABELS",
@@ -46,7 +46,6 @@ _DOMAIN = re.compile(
 # the comma (it separates URLs in that header) and without anything that ends the bracket
 _HEADER_URL = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+;=%]+$")
 _MAX_URL = 900
-_KINDS: frozenset[str] = frozenset({"added", "removed", "modified", "moved", "editorial"})
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 #: how each OPP-115 category reads in an email (the ids stay in the feeds and the JSON)
@@ -133,44 +132,8 @@ class SiteLike(Protocol):
     def base_url(self) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
-class NoticeClause:
-    """One changed clause as the email lists it.
-
-    ``old_text`` is None for ``added``, ``new_text`` for ``removed``; ``section`` is the heading
-    path where the clause stands now (stood, for a removed one). ``words`` is the word diff of a
-    modified clause (``=``, ``-``, ``+`` pairs), which the HTML body marks up inline.
-    """
-
-    kind: ChangeKind
-    old_text: str | None
-    new_text: str | None
-    section: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    reasons: tuple[str, ...] = ()
-    material: bool = False
-    words: tuple[tuple[str, str], ...] | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in _KINDS:
-            raise InputError(f"notice clause: unknown kind {self.kind!r}")
-        if self.old_text is None and self.new_text is None:
-            raise InputError("notice clause: old_text and new_text are both None")
-        _check_categories(self.categories, "notice clause")
-
-    @classmethod
-    def from_change(cls, change: Change) -> NoticeClause:
-        clause = change.new if change.new is not None else change.old
-        return cls(
-            kind=change.kind,
-            old_text=change.old.text if change.old is not None else None,
-            new_text=change.new.text if change.new is not None else None,
-            section=clause.section if clause is not None else (),
-            categories=change.categories,
-            reasons=change.reasons,
-            material=change.material,
-            words=change.words if change.kind == "modified" else None,
-        )
+#: one changed clause as the email lists it; ``words`` is marked up inline in the HTML body
+NoticeClause = ClauseChange
 
 
 def notifiable(revision: Revision, diff: Diff | None) -> bool:
