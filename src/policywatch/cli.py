@@ -8,6 +8,7 @@ of two files never loads GitPython, aiohttp or SQLAlchemy.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -494,7 +495,18 @@ def serve(ctx: click.Context, host: str, port: int, config_path: Path | None) ->
 
 
 def main() -> None:
-    cli(prog_name="policywatch")
+    """The ``policywatch`` command.
+
+    On the way out every object still alive is frozen, so the interpreter's shutdown no longer
+    walks them all in its final garbage collections: with aiohttp and the archive loaded that
+    walk took ~0.1 s, a fifth of an unchanged ``check`` of 1,000 sources. Nothing is lost by it:
+    every file a command writes is closed before it returns, and the standard streams are flushed
+    at exit as always.
+    """
+    try:
+        cli(prog_name="policywatch")
+    finally:
+        gc.freeze()
 
 
 from . import cli_admin as _cli_admin  # noqa: E402  (registers its commands on `cli`)
