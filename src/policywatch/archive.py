@@ -11,8 +11,9 @@ branch on the previous commit (unreferenced objects are garbage that ``git gc`` 
 commits of exactly the same shape.
 
 Reads never spawn a process per revision: one ``git log`` per policy (path-limited, fast with the
-commit-graph's changed-path filters) is parsed and cached against the branch tip, and blobs come
-from GitPython's persistent ``git cat-file --batch`` process.
+commit-graph's changed-path filters) is parsed and cached against the branch tip, the tip is read
+from the ref files, and blobs come from one persistent ``git cat-file --batch`` process
+(:mod:`policywatch.gitcmd`).
 """
 
 from __future__ import annotations
@@ -32,11 +33,10 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Protocol, cast
-
-import git
+from typing import IO, Protocol
 
 from .errors import ArchiveError, RevisionNotFound
+from .gitcmd import Git, GitFailed, NotARepository
 from .models import Revision, RevisionKind, Snapshot
 
 __all__ = [
@@ -295,14 +295,13 @@ class GitArchive:
         self.email = email
         self.lock_timeout = lock_timeout
         try:
-            self._repo = git.Repo(self.path)
-        except git.exc.NoSuchPathError as exc:
-            raise ArchiveError(f"{self.path}: no archive here") from exc
-        except git.exc.InvalidGitRepositoryError as exc:
-            raise ArchiveError(f"{self.path}: not a git repository") from exc
-        except (git.exc.GitError, OSError) as exc:
+            self._repo = Git(self.path)
+        except NotARepository as exc:
+            why = "no archive here" if exc.missing else "not a git repository"
+            raise ArchiveError(f"{self.path}: {why}") from exc
+        except OSError as exc:
             raise ArchiveError(f"{self.path}: cannot open the archive: {exc}") from exc
-        self.git_dir = Path(self._repo.git_dir)
+        self.git_dir = self._repo.git_dir
         # HEAD read as a file, not with `git symbolic-ref`: one process less for every command
         head = _read(self.git_dir / "HEAD")
         if not head.startswith("ref: refs/heads/"):
@@ -351,13 +350,13 @@ class GitArchive:
                 )
             try:
                 path.mkdir(parents=True, exist_ok=True)
-                git.Repo.init(path, initial_branch="main").close()
-            except (git.exc.GitError, OSError) as exc:
+                Git.init(path, branch="main")
+            except (GitFailed, OSError) as exc:
                 raise ArchiveError(f"{path}: cannot create the archive: {exc}") from exc
         return cls(path, name=name, email=email, lock_timeout=lock_timeout)
 
     def close(self) -> None:
-        """Stop the persistent ``cat-file`` processes."""
+        """Stop the persistent ``cat-file`` process."""
         with self._mutex:
             self._repo.close()
 
@@ -371,9 +370,9 @@ class GitArchive:
 
     def _git(self, *args: str) -> str:
         try:
-            return self._repo.git.execute(["git", *args])
-        except (git.exc.GitError, OSError) as exc:
-            raise ArchiveError(f"{self.path}: git {args[0]} failed: {_stderr(exc)}") from exc
+            return self._repo.run(*args)
+        except GitFailed as exc:
+            raise ArchiveError(f"{self.path}: git {args[0]} failed: {exc.message}") from exc
 
     def tip(self) -> str | None:
         """The branch's current commit id (None for an empty archive): a cheap validator for
@@ -382,24 +381,17 @@ class GitArchive:
             return self._tip()
 
     def _tip(self) -> str | None:
-        """The branch's commit id, through the persistent ``cat-file --batch-check`` process."""
+        """The branch's commit id (None before the first commit), read from the ref files."""
         try:
-            sha, _, _ = self._repo.git.get_object_header(self.branch)
-        except ValueError:  # "missing": the branch has no commit yet
-            return None
-        except (git.exc.GitError, OSError) as exc:
-            raise ArchiveError(f"{self.path}: cannot read {self.branch}: {exc}") from exc
-        # typed str, but GitPython hands back the bytes cat-file wrote
-        return sha.decode("ascii") if isinstance(sha, bytes) else str(sha)
+            return self._repo.ref(self.branch)
+        except GitFailed as exc:
+            raise ArchiveError(f"{self.path}: cannot read {self.branch}: {exc.message}") from exc
 
     def _object(self, name: str) -> bytes | None:
         try:
-            _, _, _, data = self._repo.git.get_object_data(name)
-        except ValueError:
-            return None
-        except (git.exc.GitError, OSError) as exc:
-            raise ArchiveError(f"{self.path}: cannot read {name}: {exc}") from exc
-        return data
+            return self._repo.read_object(name)
+        except GitFailed as exc:
+            raise ArchiveError(f"{self.path}: cannot read {name}: {exc.message}") from exc
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -764,13 +756,6 @@ def _read(path: Path) -> str:
         raise ArchiveError(f"{path}: cannot read: {exc.strerror}") from exc
 
 
-def _stderr(exc: BaseException) -> str:
-    if isinstance(exc, git.exc.GitCommandError):
-        err = exc.stderr.strip() if isinstance(exc.stderr, str) else ""
-        return err.removeprefix("stderr: ").strip("'\n ") or f"exit status {exc.status}"
-    return str(exc)
-
-
 @dataclass(slots=True)
 class _Head:
     """What a batch knows of one policy's latest revision, including its own commits."""
@@ -902,13 +887,11 @@ class ArchiveBatch:
         if self._stdin is not None:
             return self._stdin
         try:
-            handle = self.archive._repo.git.execute(
-                ["git", "fast-import", "--quiet"], as_process=True, istream=subprocess.PIPE
-            )
-        except (git.exc.GitError, OSError) as exc:
-            raise ArchiveError(f"{self.archive.path}: cannot start git fast-import: {exc}") from exc
-        self._proc = cast("subprocess.Popen[bytes]", handle.proc)
-        handle.proc = None  # we own the process now; GitPython's wrapper must not kill it
+            self._proc = self.archive._repo.start("fast-import", "--quiet")
+        except GitFailed as exc:
+            raise ArchiveError(
+                f"{self.archive.path}: cannot start git fast-import: {exc.message}"
+            ) from exc
         assert self._proc.stdin is not None
         self._stdin = self._proc.stdin
         # `done` makes a stream cut short by a crash an error instead of a silent commit
