@@ -193,6 +193,27 @@ def test_record_change_is_idempotent_and_keeps_utc(store: Store) -> None:
     assert store.change(first + 1000) is None
 
 
+def test_writes_together_are_one_transaction_all_or_none(store: Store, raw: sa.Engine) -> None:
+    """A chunk of changes is queued in one transaction: a failure part way leaves none of them,
+    and another thread's writes meanwhile are their own."""
+    store.subscribe("reader@example.org", [], confirmed=True, source="admin")
+    with pytest.raises(RuntimeError, match="boom"), store.write_together("test"):
+        first = store.record_change(revision("a" * 40), previous="0" * 40)
+        assert store.fan_out(first) == 1  # sees its own change inside the transaction
+        raise RuntimeError("boom")
+    assert store.changes() == []
+    with raw.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM outbox")).scalar_one() == 0
+
+    with store.write_together("test"):
+        ids = [store.record_change(revision(c * 40), previous="0" * 40) for c in "bcd"]
+        assert [store.fan_out(i) for i in ids] == [1, 1, 1]
+        with pytest.raises(RuntimeError, match="does not nest"), store.write_together("again"):
+            pass
+    assert sorted(c.revision for c in store.changes()) == [c * 40 for c in "bcd"]
+    assert all(queued_emails(raw, i) == {"reader@example.org"} for i in ids)
+
+
 def test_fan_out_follows_scope_rules(store: Store, raw: sa.Engine) -> None:
     def add(email: str, policies: list[str], **kw: object) -> int:
         return store.subscribe(email, policies, confirmed=True, source="admin", **kw).id  # type: ignore[arg-type]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
+
+import pytest
 
 import pagesite as _pagesite
 from pagesite import Page, PageSite
@@ -73,3 +76,59 @@ def test_a_304_after_a_technical_revision_reports_that_revision(
         latest = t.archive.latest(pid)
         assert latest is not None and latest.kind == "technical"
         assert after[pid] == ("unchanged", latest.id)
+
+
+def test_a_pass_writes_in_chunks_and_the_history_reads_as_git_has_it(
+    tmp_path: Path, pagesite: PageSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seven new sources with chunks of three: three branch updates (3, 3, 1 commits), every
+    change queued and the archive marked reconciled at the tip; the cached history the tracker
+    carried across the chunks is exactly what a fresh reader gets from git."""
+    import policywatch.tracker as tracker_module
+    from policywatch.archive import GitArchive
+
+    monkeypatch.setattr(tracker_module, "WRITE_CHUNK", 3)
+    ids = [f"p{i}" for i in range(7)]
+    for pid in ids:
+        pagesite.pages[f"/{pid}"] = page(pid)
+    policies = "".join(
+        f'[[policy]]\nid = "{pid}"\ntitle = "{pid}"\nsource = "{pagesite.url("/" + pid)}"\n'
+        'select = ["main"]\n\n'
+        for pid in ids
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(f'[fetch]\ntimeout = "5s"\nretries = 0\n\n{policies}')
+    t = Tracker(load_config(config))
+    t.archive.log()  # a cached (empty) history that must be carried through every chunk
+    report = t.check()
+    assert {r.status for r in report.results} == {"first"}
+
+    reflog = subprocess.run(
+        ["git", "reflog", "--format=%gs", "main"],
+        cwd=t.config.archive.path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
+    updates = [line for line in reflog if line.startswith("policywatch:")]
+    assert updates == [
+        "policywatch: 1 revision(s)",
+        "policywatch: 3 revision(s)",
+        "policywatch: 3 revision(s)",
+    ]
+    fresh = GitArchive(t.config.archive.path)
+    assert [r.id for r in t.archive.log()] == [r.id for r in fresh.log()]
+    for pid in ids:
+        assert t.archive.log(pid) == fresh.log(pid)
+    changes = t.store.changes()
+    assert sorted(c.policy for c in changes) == ids
+    assert {c.revision for c in changes} == {r.revision.id for r in report.results if r.revision}
+    tip = fresh.tip()
+    assert (t.archive.git_dir / "policywatch" / "reconciled").read_text().split()[0] == tip
+
+    # the next pass after one change: the carried caches still agree with git
+    pagesite.pages["/p3"] = page("p3", "We now share your e-mail address with advertisers.")
+    second = by_policy(t.check())
+    assert second["p3"][0] == "changed"
+    again = GitArchive(t.config.archive.path)
+    assert t.archive.log("p3") == again.log("p3") and t.archive.log() == again.log()

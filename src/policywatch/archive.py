@@ -31,6 +31,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from itertools import islice, pairwise
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Protocol
@@ -728,25 +729,47 @@ class GitArchive:
         stable sort by date. A check recording many policies thus runs no ``git log`` per record.
         """
         carried: dict[str | None, tuple[str, list[Revision]]] = {}
-        if old is not None and written:
+        grouped = None
+        if old is None:  # the archive was empty: what was written is its whole history
+            old = ""
+            self._cache = {None: (old, [])}
+            self._grouped = (old, {})
+            self._policies = (old, [])
+        if written:
             newest_first = list(reversed(written))
+            added_by: dict[str | None, list[Revision]] = {None: newest_first}
+            for rev in newest_first:
+                added_by.setdefault(rev.policy, []).append(rev)
             for key, (tip, revisions) in self._cache.items():
-                if tip != old:
-                    continue
-                added = [r for r in newest_first if key is None or r.policy == key]
-                merged = added + revisions if added else revisions
-                if added:
-                    merged.sort(key=lambda r: r.date, reverse=True)
-                carried[key] = (new, merged)
+                if tip == old:
+                    carried[key] = (new, _merged(added_by.get(key), revisions))
+            if self._grouped is not None and self._grouped[0] == old:
+                groups = dict(self._grouped[1])
+                for key, added in added_by.items():
+                    if key is not None:
+                        groups[key] = _merged(added, groups.get(key, []))
+                grouped = (new, groups)
             if self._policies is not None and self._policies[0] == old:
                 ids = set(self._policies[1]) | {r.policy for r in written}
                 self._policies = (new, sorted(ids))
         self._cache = carried
-        self._grouped = None
+        self._grouped = grouped
 
     def write_commit_graph(self) -> None:
         """Write the commit-graph with changed-path filters: path-limited logs skip most commits."""
         self._git("commit-graph", "write", "--reachable", "--changed-paths", "--split")
+
+
+def _merged(added: list[Revision] | None, revisions: list[Revision]) -> list[Revision]:
+    """``added`` (newest commit first) in front of ``revisions``, stably sorted by date as
+    :meth:`GitArchive._revisions` sorts a fresh log. A new list: cached lists are shared."""
+    if not added:
+        return revisions
+    merged = added + revisions
+    # new revisions are nearly always the newest: skip the sort when the order already holds
+    if any(a.date < b.date for a, b in islice(pairwise(merged), len(added))):
+        merged.sort(key=lambda r: r.date, reverse=True)
+    return merged
 
 
 def _read(path: Path) -> str:

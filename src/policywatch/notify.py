@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,6 +79,16 @@ class Notifier:
             revision, previous=previous.id if previous is not None else None
         )
         return self.store.fan_out(change_id)
+
+    def enqueue_all(self, written: Sequence[tuple[Revision, Revision | None]]) -> int:
+        """Record and queue revisions just committed together (a check's batch), in one
+        transaction, then mark the archive reconciled up to the last of them."""
+        if not written:
+            return 0
+        with self.store.write_together("queueing changes"):
+            queued = sum(self.enqueue(revision, previous) for revision, previous in written)
+        self.mark_reconciled(written[-1][0].id)
+        return queued
 
     def record_silently(self, policy: str) -> None:
         """Record every archived revision of ``policy`` without queueing mail (``import``: a

@@ -47,6 +47,11 @@ CheckStatus = Literal["first", "changed", "editorial", "unchanged", "error"]
 RESTORE_WINDOW = 5
 #: first back-off step of a failing web source across runs (doubles per failure, capped at 24 h)
 BACKOFF_BASE = timedelta(minutes=5)
+#: a check writes new revisions in chunks of at most this many (and this many bytes of texts and
+#: snapshots): one fast-import and one database transaction per chunk, not per revision, while a
+#: web app sharing the archive waits for one chunk's writing at most
+WRITE_CHUNK = 64
+WRITE_CHUNK_BYTES = 32 * 1024 * 1024
 
 
 def _import_in_background(module: str) -> None:
@@ -94,6 +99,33 @@ class CheckResult:
     material: bool = False
     error: str | None = None
     diff: Diff | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A new text ready to be written (see :meth:`Tracker._prepare`)."""
+
+    policy: PolicyConfig
+    text: str
+    snapshot: Snapshot
+    latest: Revision | None
+    description: Description
+    digest: str
+    restores: str | None
+    fingerprint: str
+    #: the response's (ETag, Last-Modified), kept once the text is written
+    validators: tuple[str | None, str | None] | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.text) + len(self.snapshot.content)
+
+
+def _keep_validators(
+    state: StateFile, policy: str, validators: tuple[str | None, str | None]
+) -> None:
+    etag, last_modified = validators
+    state.put(policy, replace(state.get(policy), etag=etag, last_modified=last_modified))
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,19 +367,34 @@ class Tracker:
             web = [p for p in web if not self._backing_off(p, state, now, results)]
         latest = self._latest_revisions(web) if web else {}
         fetched = self._fetch(web, state, latest) if web else {}
+        pending: list[_Prepared] = []
+
+        def write_pending() -> None:
+            for item, result in zip(pending, self._write(pending, state), strict=True):
+                results[item.policy.id] = result
+                state.put(item.policy.id, state.get(item.policy.id).succeeded(now))
+            pending.clear()
+
         for policy in policies:
             if policy.id in results:
                 continue
             try:
                 if policy.is_url:
                     outcome = fetched[policy.id]
-                    results[policy.id] = self._record_fetched(policy, outcome, state, latest)
+                    prepared = self._prepare_fetched(policy, outcome, state, latest)
                 else:
-                    snapshot = self.read_source(policy)
-                    results[policy.id] = self.record(policy, snapshot, state=state)
-                state.put(policy.id, state.get(policy.id).succeeded(now))
+                    prepared = self._prepare(policy, self.read_source(policy), state)
             except (SourceError, InputError) as exc:
                 results[policy.id] = self._failed(policy, exc, now)
+                continue
+            if isinstance(prepared, CheckResult):
+                results[policy.id] = prepared
+                state.put(policy.id, state.get(policy.id).succeeded(now))
+                continue
+            pending.append(prepared)
+            if len(pending) >= WRITE_CHUNK or sum(i.size for i in pending) >= WRITE_CHUNK_BYTES:
+                write_pending()
+        write_pending()
         state.save()
         if any(
             r.revision is not None and r.status not in ("unchanged", "error")
@@ -414,13 +461,13 @@ class Tracker:
 
         return asyncio.run(run())
 
-    def _record_fetched(
+    def _prepare_fetched(
         self,
         policy: PolicyConfig,
         outcome: Any,
         state: StateFile,
         latest: dict[str, Revision],
-    ) -> CheckResult:
+    ) -> CheckResult | _Prepared:
         from .errors import FetchError
 
         if isinstance(outcome, FetchError):
@@ -433,18 +480,15 @@ class Tracker:
                 f"{policy.source}: the server answered {outcome.status} with an empty body",
                 policy=policy.id,
             )
-        result = self.record(policy, outcome.snapshot, state=state, guarded=True)
         # Validators are kept only for a text that was accepted: after a refused page (an error
         # page, a shrink awaiting confirmation) the next fetch must read the body again, not 304.
-        state.put(
-            policy.id,
-            replace(
-                state.get(policy.id),
-                etag=outcome.validators.etag,
-                last_modified=outcome.validators.last_modified,
-            ),
+        validators = (outcome.validators.etag, outcome.validators.last_modified)
+        prepared = self._prepare(
+            policy, outcome.snapshot, state, guarded=True, validators=validators
         )
-        return result
+        if isinstance(prepared, CheckResult):  # the same text: accepted as it is
+            _keep_validators(state, policy.id, validators)
+        return prepared
 
     def record(
         self,
@@ -459,10 +503,32 @@ class Tracker:
         ``guarded`` (web sources) refuses texts that cannot be the policy and holds back a
         drastic shrink until the next fetch confirms it (see :mod:`policywatch.guards`).
         """
+        state = state if state is not None else self.state
+        prepared = self._prepare(policy, snapshot, state, guarded=guarded)
+        if isinstance(prepared, CheckResult):
+            return prepared
+        return self._write([prepared], state)[0]
+
+    def _prepare(
+        self,
+        policy: PolicyConfig,
+        snapshot: Snapshot,
+        state: StateFile,
+        *,
+        guarded: bool = False,
+        validators: tuple[str | None, str | None] | None = None,
+    ) -> CheckResult | _Prepared:
+        """Everything about a new snapshot short of writing it: extraction, the guards, the
+        comparison with the latest text, and the diff that describes the change.
+
+        Returns the final result when nothing is to be written (the same text), else what
+        :meth:`_write` needs. This is the slow part (tens of milliseconds for a long policy), so
+        it runs outside the archive's write: a ``serve`` web app reading the archive waits only
+        for the writing of a chunk, never for the diffs.
+        """
         from .archive import content_hash
         from .guards import check_text, shrank
 
-        state = state if state is not None else self.state
         document = self.extract(policy, snapshot)
         if guarded:
             check_text(document.text, source=policy.source)
@@ -489,40 +555,73 @@ class Tracker:
             (rev for rev, h in archive.recent_hashes(policy.id, RESTORE_WINDOW) if h == digest),
             None,
         )
-        revision = archive.record(
-            policy.id,
-            document.text,
-            observed_at=snapshot.fetched_at,
-            kind=description.kind,
-            summary=description.summary,
-            source=policy.source,
-            material=description.material,
-            categories=description.categories,
+        return _Prepared(
+            policy=policy,
+            text=document.text,
             snapshot=snapshot,
+            latest=latest,
+            description=description,
+            digest=digest,
             restores=restores,
+            fingerprint=fingerprint,
+            validators=validators,
         )
-        state.put(
-            policy.id, replace(state.get(policy.id), pending_hash=None, extraction=fingerprint)
-        )
-        if description.diff is not None and latest is not None:
-            from .publish import remember_changes
 
-            remember_changes(self, latest.content_hash, digest, description.diff)
-        if revision is not None:
-            self.notifier.enqueue(revision, latest)
-            self.notifier.mark_reconciled(revision.id)
-        status: CheckStatus = "first"
-        if description.kind == "change":
-            status = "changed"
-        elif description.kind == "editorial":
-            status = "editorial"
-        return CheckResult(
-            policy=policy.id,
-            status=status,
-            revision=revision,
-            material=description.material,
-            diff=description.diff,
-        )
+    def _write(self, items: Sequence[_Prepared], state: StateFile) -> list[CheckResult]:
+        """Commit prepared revisions together: one ``fast-import`` run and one branch update for
+        the lot, then one database transaction that queues their notifications.
+
+        The branch moves only if every commit was written, and the notifications are queued only
+        after it moved; a crash in between is what ``Notifier.reconcile`` repairs.
+        """
+        if not items:
+            return []
+        with self.archive.batch() as batch:
+            revisions = [
+                batch.record(
+                    item.policy.id,
+                    item.text,
+                    observed_at=item.snapshot.fetched_at,
+                    kind=item.description.kind,
+                    summary=item.description.summary,
+                    source=item.policy.source,
+                    material=item.description.material,
+                    categories=item.description.categories,
+                    snapshot=item.snapshot,
+                    restores=item.restores,
+                )
+                for item in items
+            ]
+        results: list[CheckResult] = []
+        written: list[tuple[Revision, Revision | None]] = []
+        for item, revision in zip(items, revisions, strict=True):
+            pid = item.policy.id
+            state.put(pid, replace(state.get(pid), pending_hash=None, extraction=item.fingerprint))
+            if item.validators is not None:
+                _keep_validators(state, pid, item.validators)
+            diff = item.description.diff
+            if diff is not None and item.latest is not None:
+                from .publish import remember_changes
+
+                remember_changes(self, item.latest.content_hash, item.digest, diff)
+            if revision is not None:
+                written.append((revision, item.latest))
+            status: CheckStatus = "first"
+            if item.description.kind == "change":
+                status = "changed"
+            elif item.description.kind == "editorial":
+                status = "editorial"
+            results.append(
+                CheckResult(
+                    policy=pid,
+                    status=status,
+                    revision=revision,
+                    material=item.description.material,
+                    diff=diff,
+                )
+            )
+        self.notifier.enqueue_all(written)
+        return results
 
     def _reextract(self, policy: PolicyConfig, state: StateFile) -> Revision | None:
         """Re-read the latest stored snapshot when the selectors or the extractor changed.

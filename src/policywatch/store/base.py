@@ -8,6 +8,7 @@ address that is not one, an unknown category) as :class:`~policywatch.errors.Inp
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -39,13 +40,39 @@ class StoreBase:
         dialect = engine.dialect.name
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         self.dialect = dialect
+        self._local = threading.local()
 
     @contextmanager
     def _write(self, what: str) -> Iterator[Connection]:
+        outer: Connection | None = getattr(self._local, "conn", None)
+        if outer is not None:  # inside write_together(): part of its one transaction
+            with store_errors(what):
+                yield outer
+            return
         with store_errors(what), self._engine.connect() as conn:
             conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def write_together(self, what: str) -> Iterator[None]:
+        """Run the writes of this thread inside the block as one transaction: all or none.
+
+        A check that records sixty revisions queues them with one commit instead of a hundred
+        and twenty (each one an fsync on SQLite), and a failure part way leaves none of them
+        behind (``Notifier.reconcile`` queues them again on the next run). Reads inside the block
+        still use their own connections, so they do not see its writes until it ends.
+        """
+        if getattr(self._local, "conn", None) is not None:
+            raise RuntimeError("write_together() does not nest")
+        with store_errors(what), self._engine.connect() as conn:
+            conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+            with conn.begin():
+                self._local.conn = conn
+                try:
+                    yield
+                finally:
+                    self._local.conn = None
 
     @contextmanager
     def _read(self, what: str) -> Iterator[Connection]:
