@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -264,6 +265,36 @@ def test_a_second_archive_object_sees_new_revisions(archive: GitArchive) -> None
     rec(archive, "privacy", "one\n", 0)
     latest = other.latest("privacy")
     assert latest is not None and other.read("privacy", latest.id) == "one\n"
+
+
+def test_the_saved_history_is_used_only_at_its_own_tip(archive: GitArchive) -> None:
+    """The next process at the same tip loads the history from the saved file; a file from
+    another tip, or a damaged one, is ignored and the history read from git again."""
+    rec(archive, "privacy", "one\n", 0, material=True, categories=("data-retention",))
+    rec(archive, "terms", "t\n", 1, restores=None)
+    archive.sync_worktree()  # the end of a burst of writes saves what was carried
+    saved = archive.git_dir / "policywatch" / "history.json"
+    assert json.loads(saved.read_text())["tip"] == archive.tip()
+    from_git = GitArchive(archive.path)
+    from_git._history_file = lambda: archive.git_dir / "none.json"  # type: ignore[method-assign]
+    expected = from_git.log()
+    assert [r.id for r in expected] == [r.id for r in archive.log()]
+    assert GitArchive(archive.path).log() == expected  # loaded, and equal to git's own
+
+    # doctored but at the right tip: trusted (which shows it is what is read) ...
+    data = json.loads(saved.read_text())
+    data["revisions"][0][5] = "from the saved file"
+    saved.write_text(json.dumps(data))
+    assert GitArchive(archive.path).log()[0].summary == "from the saved file"
+    # ... at another tip: ignored
+    rec(GitArchive(archive.path), "privacy", "two\n", 2)
+    fresh = GitArchive(archive.path).log()
+    assert len(fresh) == 3 and "from the saved file" not in {r.summary for r in fresh}
+    assert json.loads(saved.read_text())["tip"] == archive.tip()  # saved again at the new tip
+    damaged = json.dumps({"version": 1, "tip": archive.tip(), "revisions": [[1]]})
+    for garbage in ("{not json", damaged):
+        saved.write_text(garbage)
+        assert GitArchive(archive.path).log() == fresh
 
 
 def test_an_error_inside_a_batch_leaves_the_branch_alone(archive: GitArchive) -> None:

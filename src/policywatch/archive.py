@@ -19,6 +19,7 @@ from the ref files, and blobs come from one persistent ``git cat-file --batch`` 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -313,6 +314,7 @@ class GitArchive:
         self._cache: dict[str | None, tuple[str, list[Revision]]] = {}
         self._grouped: tuple[str, dict[str, list[Revision]]] | None = None
         self._policies: tuple[str, list[str]] | None = None
+        self._history_saved: str | None = None
         #: see :meth:`sync_worktree`
         self.defer_worktree = False
         self._worktree_behind = False
@@ -419,6 +421,9 @@ class GitArchive:
                 sliced = self._by_policy(tip, whole[1]).get(policy, [])
                 self._cache[policy] = (tip, sliced)
                 return sliced
+            if policy is None and (saved := self._load_history(tip)) is not None:
+                self._cache[None] = (tip, saved)
+                return saved
             args = ["log", "-z", "--format=%H%x1f%at%x1f%B", tip]
             if policy is not None:
                 args += ["--", f"{policy}/"]
@@ -432,7 +437,75 @@ class GitArchive:
                     revisions.append(rev)
             revisions.sort(key=lambda r: r.date, reverse=True)
             self._cache[policy] = (tip, revisions)
+            if policy is None:
+                self._save_history(tip, revisions)
             return revisions
+
+    # The whole history as last read, saved beside the archive and keyed by the branch tip: a
+    # commit id fixes everything before it, so a later process at the same tip (the next
+    # `check`, most often one where nothing changed) loads it in ~10 ms instead of running and
+    # parsing a `git log` of every commit (~60 ms for 1,000 revisions). A missing, stale or
+    # damaged file is simply read from git again.
+
+    def _history_file(self) -> Path:
+        return self.git_dir / "policywatch" / "history.json"
+
+    def _load_history(self, tip: str) -> list[Revision] | None:
+        try:
+            data = json.loads(self._history_file().read_bytes())
+            if data.get("version") != 1 or data.get("tip") != tip:
+                return None
+            if any(r[3] not in _KINDS for r in data["revisions"]):
+                return None
+            revisions = [
+                Revision(
+                    policy=r[0],
+                    id=r[1],
+                    date=datetime.fromtimestamp(r[2], UTC),
+                    kind=r[3],
+                    material=bool(r[4]),
+                    summary=r[5],
+                    content_hash=r[6],
+                    source=r[7],
+                    categories=tuple(r[8]),
+                    restores=r[9],
+                )
+                for r in data["revisions"]
+            ]
+        except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+            return None
+        self._history_saved = tip
+        return revisions
+
+    def _save_history(self, tip: str, revisions: list[Revision]) -> None:
+        if self._history_saved == tip:
+            return
+        rows = [
+            [
+                r.policy,
+                r.id,
+                int(r.date.timestamp()),
+                r.kind,
+                r.material,
+                r.summary,
+                r.content_hash,
+                r.source,
+                list(r.categories),
+                r.restores,
+            ]
+            for r in revisions
+        ]
+        path = self._history_file()
+        text = json.dumps({"version": 1, "tip": tip, "revisions": rows}, separators=(",", ":"))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".history.{os.getpid()}.{threading.get_ident()}")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:  # a cache: never worth failing a read for
+            log_.warning("%s: cannot save the history cache: %s", path, exc)
+            return
+        self._history_saved = tip
 
     def log(self, policy: str | None = None, *, limit: int | None = None) -> list[Revision]:
         """Revisions newest first by observation date, of one policy or of all."""
@@ -709,6 +782,9 @@ class GitArchive:
         look at it). With ``defer_worktree`` set, writes leave this to the caller: a check that
         records hundreds of revisions refreshes the worktree once, not once per revision."""
         with self._mutex:
+            whole = self._cache.get(None)
+            if whole is not None and whole[0] == self._tip():
+                self._save_history(*whole)  # the history as carried through this burst of writes
             if not self._worktree_behind:
                 return
             tip = self._tip()
