@@ -27,8 +27,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
-from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -172,17 +171,26 @@ class _HostGate:
         self.lock = asyncio.Lock()
         self.next_start = 0.0
 
-    @asynccontextmanager
-    async def turn(self, gap: float) -> AsyncIterator[None]:
-        async with self.slots:
-            if gap > 0:
-                async with self.lock:
-                    loop = asyncio.get_running_loop()
-                    wait = self.next_start - loop.time()
-                    if wait > 0:
-                        await asyncio.sleep(wait)
-                    self.next_start = loop.time() + gap
-            yield
+    async def enter(self, gap: float) -> None:
+        """Wait for a slot, then for the gap; pair with :meth:`leave`. (Two plain methods rather
+        than an ``asynccontextmanager``: this runs once per request, and a generator-based
+        context costs more than the rest of the gate.)"""
+        await self.slots.acquire()
+        if gap <= 0:
+            return
+        try:
+            async with self.lock:
+                loop = asyncio.get_running_loop()
+                wait = self.next_start - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                self.next_start = loop.time() + gap
+        except BaseException:  # cancelled while waiting: give the slot back
+            self.slots.release()
+            raise
+
+    def leave(self) -> None:
+        self.slots.release()
 
 
 class HttpFetcher:
@@ -304,7 +312,7 @@ class HttpFetcher:
                     ) from None
                 await asyncio.sleep(self._delay(attempts, failure.retry_after))
                 continue
-            return replace(result, attempts=attempts)
+            return result if attempts == 1 else replace(result, attempts=attempts)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         base: float = self.backoff * 2.0 ** (attempt - 1)
@@ -341,29 +349,32 @@ class HttpFetcher:
         conditional: Mapping[str, str],
         previous: Validators | None,
     ) -> FetchResult | _Hop:
-        async with self._gate(url).turn(self._gap):
-            try:
-                async with session.get(url, headers=conditional, allow_redirects=False) as resp:
-                    return await self._answer(resp, policy, url, conditional, previous)
-            except TimeoutError as exc:
-                raise _Transient(
-                    f"{url}: no complete answer within {self._timeout:g} s ([fetch] timeout)",
-                    url=url,
-                    status=None,
-                ) from exc
-            except aiohttp.ClientSSLError as exc:
-                # a bad certificate does not heal in seconds; retrying only hammers the host
-                raise FetchError(
-                    f"{url}: TLS failed: {exc}", url=str(url), transient=False, policy=policy.id
-                ) from exc
-            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-                raise _Transient(
-                    f"{url}: connection failed: {_describe(exc)}", url=url, status=None
-                ) from exc
-            except aiohttp.ClientError as exc:
-                raise FetchError(
-                    f"{url}: {_describe(exc)}", url=str(url), transient=False, policy=policy.id
-                ) from exc
+        gate = self._gate(url)
+        await gate.enter(self._gap)
+        try:
+            async with session.get(url, headers=conditional, allow_redirects=False) as resp:
+                return await self._answer(resp, policy, url, conditional, previous)
+        except TimeoutError as exc:
+            raise _Transient(
+                f"{url}: no complete answer within {self._timeout:g} s ([fetch] timeout)",
+                url=url,
+                status=None,
+            ) from exc
+        except aiohttp.ClientSSLError as exc:
+            # a bad certificate does not heal in seconds; retrying only hammers the host
+            raise FetchError(
+                f"{url}: TLS failed: {exc}", url=str(url), transient=False, policy=policy.id
+            ) from exc
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            raise _Transient(
+                f"{url}: connection failed: {_describe(exc)}", url=url, status=None
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise FetchError(
+                f"{url}: {_describe(exc)}", url=str(url), transient=False, policy=policy.id
+            ) from exc
+        finally:
+            gate.leave()
 
     async def _answer(
         self,
