@@ -54,33 +54,6 @@ WRITE_CHUNK = 64
 WRITE_CHUNK_BYTES = 32 * 1024 * 1024
 
 
-def _import_in_background(module: str) -> None:
-    """Start importing ``module`` in a thread while the caller goes on with other work.
-
-    For the HTTP fetcher: importing aiohttp takes ~0.13 s, a third of which is loading the
-    system's CA certificates into two SSL contexts, which OpenSSL does without holding the GIL;
-    the state file, the reconcile and the archive's ``git log`` (another process) that come
-    first overlap with it. Whoever imports the module next simply waits for this import to
-    finish (Python's per-module import lock); an import error shows up there, as it would
-    without this.
-    """
-    import sys
-    import threading
-
-    if module in sys.modules:
-        return
-
-    def run() -> None:
-        import contextlib
-        import importlib
-
-        # a failure is reported by the import that actually needs the module
-        with contextlib.suppress(BaseException):
-            importlib.import_module(module)
-
-    threading.Thread(target=run, name=f"import {module}", daemon=True).start()
-
-
 def extraction_fingerprint(policy: PolicyConfig) -> str:
     """What the extracted text depends on besides the bytes: selectors and extractor version."""
     import hashlib
@@ -330,8 +303,6 @@ class Tracker:
         skipped until its back-off expires, and reported as an error meanwhile (never silently).
         """
         policies = [self._policy(pid) for pid in policy_ids] if policy_ids else self.config.policies
-        if any(p.is_url for p in policies):
-            _import_in_background("policywatch.sources")
         self._state = None  # re-read: another process (cron, serve) may have saved it since
         state = self.state
         now = datetime.now(UTC)
