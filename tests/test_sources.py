@@ -355,6 +355,23 @@ async def test_min_gap_spaces_request_starts_to_one_host(http_site: Site) -> Non
     assert min(gaps) >= 0.035
 
 
+async def test_a_fetch_cancelled_while_waiting_for_the_gap_gives_its_slot_back(
+    http_site: Site,
+) -> None:
+    config = FetchConfig(user_agent=UA, per_host=1, min_gap=timedelta(seconds=30))
+    async with make(config) as fetcher:
+        await fetcher.fetch(policy(http_site.url("/policy"), "a"), None)
+        waiting = asyncio.create_task(fetcher.fetch(policy(http_site.url("/policy"), "b"), None))
+        await asyncio.sleep(0.05)  # b holds the host's only slot and sleeps out the gap
+        gate = fetcher._gates["127.0.0.1"]
+        assert gate.slots.locked()
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert not gate.slots.locked()  # otherwise the host would be blocked for the whole run
+    assert len(http_site.requests) == 1
+
+
 async def test_fetch_all_isolates_failures(http_site: Site) -> None:
     policies = [
         policy(http_site.url("/policy"), "ok"),
