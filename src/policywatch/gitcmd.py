@@ -77,6 +77,8 @@ class Git:
             if common.is_file()
             else self.git_dir
         )
+        #: refs in git's newer `reftable` format: read through git, not from files
+        self.reftable = (self.common_dir / "reftable").exists()
         self._lock = threading.Lock()
         self._batch: subprocess.Popen[bytes] | None = None
 
@@ -114,7 +116,7 @@ class Git:
         ``packed-refs``), so asking costs no process: the web app asks on every request."""
         if not name.startswith("refs/") or ".." in name:
             raise ValueError(f"not a full ref name: {name!r}")
-        if (self.common_dir / "reftable").exists():  # another ref storage: let git read it
+        if self.reftable:  # another ref storage: let git read it
             try:
                 out = self.run("rev-parse", "--verify", "--quiet", f"{name}^{{commit}}")
             except GitFailed:
