@@ -132,3 +132,38 @@ def test_a_pass_writes_in_chunks_and_the_history_reads_as_git_has_it(
     assert second["p3"][0] == "changed"
     again = GitArchive(t.config.archive.path)
     assert t.archive.log("p3") == again.log("p3") and t.archive.log() == again.log()
+
+
+def test_a_source_whose_latest_revision_is_in_the_future_fails_alone(tmp_path: Path) -> None:
+    """A clock that went backwards is one source's error: the others in the same chunk are
+    still recorded, and nothing is written for that source."""
+    from datetime import UTC, datetime, timedelta
+
+    policies_dir = tmp_path / "policies"
+    policies_dir.mkdir()
+    for pid in ("early", "late"):
+        (policies_dir / f"{pid}.md").write_text(f"# {pid}\n\n{' '.join(SENTENCES)}\n")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "".join(
+            f'[[policy]]\nid = "{pid}"\ntitle = "{pid}"\nsource = "policies/{pid}.md"\n\n'
+            for pid in ("early", "late")
+        )
+    )
+    t = Tracker(load_config(config))
+    future = t.archive.record(
+        "late",
+        "# late\n\nA text from the future.\n",
+        observed_at=datetime.now(UTC) + timedelta(days=1),
+        kind="first",
+        summary="from a machine whose clock ran ahead",
+        source="policies/late.md",
+    )
+    assert future is not None
+    report = by_policy(t.check())
+    assert report["early"][0] == "first"
+    assert report["late"] == ("error", None)
+    error = next(r.error for r in t.check().results if r.policy == "late")
+    assert error is not None and "clock" in error and future.id[:12] in error
+    assert t.archive.latest("late") == future
+    assert [r.policy for r in t.archive.log()] == ["late", "early"]

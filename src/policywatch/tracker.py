@@ -94,6 +94,11 @@ class _Prepared:
         return len(self.text) + len(self.snapshot.content)
 
 
+def _whole_seconds(when: datetime) -> datetime:
+    """``when`` as the archive dates a revision (UTC, whole seconds)."""
+    return when.astimezone(UTC).replace(microsecond=0)
+
+
 def _keep_validators(
     state: StateFile, policy: str, validators: tuple[str | None, str | None]
 ) -> None:
@@ -511,6 +516,14 @@ class Tracker:
         if previous == document.text:
             state.put(policy.id, replace(st, pending_hash=None, extraction=fingerprint))
             return CheckResult(policy=policy.id, status="unchanged", revision=latest)
+        if latest is not None and _whole_seconds(snapshot.fetched_at) < latest.date:
+            # checked here, not left to the archive: in a chunk it would fail the other sources
+            raise SourceError(
+                f"{policy.source}: read at {snapshot.fetched_at:%Y-%m-%d %H:%M:%S} UTC, before the"
+                f" latest revision ({latest.date:%Y-%m-%d %H:%M:%S} UTC, {latest.id[:12]}); is"
+                " this machine's clock wrong? Nothing recorded",
+                policy=policy.id,
+            )
         digest = content_hash(document.text)
         if guarded and previous is not None:
             sizes = shrank(document.text, previous)
