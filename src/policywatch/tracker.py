@@ -9,7 +9,7 @@ two files never pays for them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -342,7 +342,6 @@ class Tracker:
         if web and not explicit:
             web = [p for p in web if not self._backing_off(p, state, now, results)]
         latest = self._latest_revisions(web) if web else {}
-        fetched = self._fetch(web, state, latest) if web else {}
         pending: list[_Prepared] = []
 
         def write_pending() -> None:
@@ -351,25 +350,28 @@ class Tracker:
                 state.put(item.policy.id, state.get(item.policy.id).succeeded(now))
             pending.clear()
 
-        for policy in policies:
-            if policy.id in results:
-                continue
+        def take(
+            policy: PolicyConfig, prepare: Callable[..., CheckResult | _Prepared], *args: Any
+        ) -> None:
             try:
-                if policy.is_url:
-                    outcome = fetched[policy.id]
-                    prepared = self._prepare_fetched(policy, outcome, state, latest)
-                else:
-                    prepared = self._prepare(policy, self.read_source(policy), state)
+                prepared = prepare(policy, *args)
             except (SourceError, InputError) as exc:
                 results[policy.id] = self._failed(policy, exc, now)
-                continue
+                return
             if isinstance(prepared, CheckResult):
                 results[policy.id] = prepared
                 state.put(policy.id, state.get(policy.id).succeeded(now))
-                continue
+                return
             pending.append(prepared)
             if len(pending) >= WRITE_CHUNK or sum(i.size for i in pending) >= WRITE_CHUNK_BYTES:
                 write_pending()
+
+        # web sources as their answers arrive (the fetching goes on meanwhile), then local files
+        for policy, outcome in self._fetch(web, state, latest) if web else ():
+            take(policy, self._prepare_fetched, outcome, state, latest)
+        for policy in policies:
+            if policy.id not in results and not policy.is_url:
+                take(policy, self._prepare_local, state)
         write_pending()
         state.save()
         if any(
@@ -419,10 +421,10 @@ class Tracker:
         policies: Sequence[PolicyConfig],
         state: StateFile,
         latest: dict[str, Revision],
-    ) -> dict[str, Any]:
-        import asyncio
-
-        from .sources import HttpFetcher, Validators, fetch_all
+    ) -> Iterator[tuple[PolicyConfig, Any]]:
+        """Each web source's fetch outcome as it completes (see ``sources.fetch_in_background``:
+        at most a few dozen fetched pages wait in memory, however many sources there are)."""
+        from .sources import Validators, fetch_in_background
 
         previous = {}
         for p in policies:
@@ -430,12 +432,10 @@ class Tracker:
             # without an archived text a 304 would leave nothing to compare with
             if p.id in latest and (st.etag or st.last_modified):
                 previous[p.id] = Validators(etag=st.etag, last_modified=st.last_modified)
+        return fetch_in_background(self.config.fetch, policies, previous)
 
-        async def run() -> dict[str, Any]:
-            async with HttpFetcher(self.config.fetch) as fetcher:
-                return await fetch_all(fetcher, policies, previous)
-
-        return asyncio.run(run())
+    def _prepare_local(self, policy: PolicyConfig, state: StateFile) -> CheckResult | _Prepared:
+        return self._prepare(policy, self.read_source(policy), state)
 
     def _prepare_fetched(
         self,
