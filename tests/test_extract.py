@@ -38,18 +38,26 @@ def snapshot(content: bytes, media_type: str, charset: str | None = None) -> Sna
     )
 
 
-def minimal_pdf(lines: list[str]) -> bytes:
-    """A one-page PDF showing ``lines`` in Helvetica (no lines: a page without any text)."""
-    shown = " ".join(f"({line}) Tj T*" for line in lines)
-    stream = f"BT /F1 12 Tf 72 720 Td 14 TL {shown} ET" if lines else ""
+def minimal_pdf(lines: list[str], *more_pages: list[str]) -> bytes:
+    """A PDF showing ``lines`` (then each of ``more_pages``) in Helvetica, one page each (no
+    lines: a page without any text)."""
+    pages = [lines, *more_pages]
+    font = 3 + 2 * len(pages)
     objects = [
         "<< /Type /Catalog /Pages 2 0 R >>",
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792]"
-        " /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream",
+        "<< /Type /Pages /Kids [{}] /Count {} >>".format(
+            " ".join(f"{3 + 2 * i} 0 R" for i in range(len(pages))), len(pages)
+        ),
     ]
+    for i, page in enumerate(pages):
+        shown = " ".join(f"({line}) Tj T*" for line in page)
+        stream = f"BT /F1 12 Tf 72 720 Td 14 TL {shown} ET" if page else ""
+        objects += [
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792]"
+            f" /Resources << /Font << /F1 {font} 0 R >> >> /Contents {4 + 2 * i} 0 R >>",
+            f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream",
+        ]
+    objects.append("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
     out = b"%PDF-1.4\n"
     offsets = []
     for number, body in enumerate(objects, 1):
@@ -711,6 +719,60 @@ def test_extract_pdf_text_per_page() -> None:
     doc = extract(snapshot(minimal_pdf(["We collect names.", "We keep them."]), "application/pdf"))
     assert "We collect names." in doc.text
     assert "We keep them." in doc.text
+
+
+def _paged(body: list[str], per_page: int, header: str, footer: str) -> list[list[str]]:
+    """``body`` laid out ``per_page`` lines a page under a running header and footer."""
+    chunks = [body[i : i + per_page] for i in range(0, len(body), per_page)]
+    n = len(chunks)
+    return [
+        [header.format(page=k, pages=n), *chunk, footer.format(page=k, pages=n)]
+        for k, chunk in enumerate(chunks, 1)
+    ]
+
+
+BODY = [
+    "1. What we collect",
+    "We collect the name and e-mail address you give us when you open an",
+    "account, and the orders you place with us.",
+    "2. Why we collect it",
+    "We use your address to deliver the goods you order and to send you",
+    "receipts. We do not sell it.",
+    "3. How long we keep it",
+    "We keep invoices for seven years because accounting rules require it.",
+    "4. Your rights",
+    "You may ask for a copy of your data or ask us to correct or erase it.",
+]
+
+
+def test_pdf_running_headers_footers_and_page_numbers_are_dropped() -> None:
+    pages = _paged(BODY, 3, "Acme Ltd - Privacy Policy - 2026-03-01", "Page {page} of {pages}")
+    text = extract(snapshot(minimal_pdf(*pages), "application/pdf")).text
+    assert "Acme Ltd" not in text and "Page " not in text
+    assert text == "\n".join(BODY) + "\n"  # pages joined as lines: sentences run on
+
+
+def test_a_pdf_reflow_changes_no_text_but_the_edit() -> None:
+    """Adding one sentence on page 1 pushes every later line down a page: with the layout's own
+    lines removed, the only difference between the two texts is that sentence."""
+    edited = [*BODY[:3], "We may also ask for your postal address.", *BODY[3:]]
+    header, footer = "Acme Privacy Policy", "- {page} -"
+    before = extract(snapshot(minimal_pdf(*_paged(BODY, 3, header, footer)), "application/pdf"))
+    after = extract(snapshot(minimal_pdf(*_paged(edited, 3, header, footer)), "application/pdf"))
+    old, new = before.text.splitlines(), after.text.splitlines()
+    assert [ln for ln in new if ln not in old] == ["We may also ask for your postal address."]
+    assert [ln for ln in old if ln not in new] == []
+
+
+def test_a_short_pdf_keeps_its_lines_but_drops_page_numbers() -> None:
+    """Two pages are too few to tell a running header from text: only bare page numbers go."""
+    text = extract(
+        snapshot(
+            minimal_pdf(["Acme", "We collect names.", "1"], ["Acme", "We keep them.", "2"]),
+            "application/pdf",
+        )
+    ).text
+    assert text == "Acme\nWe collect names.\nAcme\nWe keep them.\n"
 
 
 def test_a_pdf_without_text_is_an_extract_error() -> None:

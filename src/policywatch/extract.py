@@ -48,7 +48,7 @@ __all__ = [
 #: bump when a change of this module can change the text extracted from the same bytes: the
 #: tracker then re-extracts stored snapshots and records the difference as a ``technical``
 #: revision, never announced, so an extractor upgrade never reads as a policy change
-EXTRACTOR_VERSION = "2"
+EXTRACTOR_VERSION = "3"
 MAX_BYTES = 10 * 1024 * 1024
 
 #: Query parameters that identify a click or a campaign, not a page. They change on every fetch
@@ -1030,15 +1030,66 @@ def _pdf_text(content: bytes, name: str) -> str:
         reader = PdfReader(io.BytesIO(content))
         if reader.is_encrypted:
             reader.decrypt("")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = [_lf(page.extract_text() or "") for page in reader.pages]
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
         raise ExtractError(f"{name}: unreadable PDF: {exc}") from exc
-    text = "\n\n".join(_lf(p).strip() for p in pages if p.strip())
+    text = _join_pdf_pages(pages)
     if not text.strip():
         raise ExtractError(
             f"{name}: the PDF has no extractable text (a scanned document needs OCR first)"
         )
     return text + "\n"
+
+
+#: a line that is only a page number: "7", "- 7 -", "Page 7", "page 7 of 12", "7/12", "p. 7"
+_PAGE_NUMBER = re.compile(
+    r"^[\s\-–—]*(?:(?:page|p\.|seite|página|pagina)\s*)?\d{1,4}(?:\s*(?:/|of|de|sur|von)\s*\d{1,4})?"
+    r"[\s\-–—]*$",
+    re.IGNORECASE,
+)
+#: how many lines at the top and at the bottom of a page may be a running header or footer
+_EDGE_LINES = 2
+
+
+def _join_pdf_pages(pages: list[str]) -> str:
+    """The pages' text as one document, without what only the page layout put there.
+
+    Running headers and footers ("Acme Privacy Policy | March 2026", "Page 3 of 12") and bare
+    page numbers repeat on every page; when an edit on page 2 reflows everything after it, they
+    land between other sentences and every later page would read as changed. A line within two
+    lines of a page's top or bottom is dropped when, digits aside, it is found there on at least
+    half of the pages (of three or more), or when it is only a page number. Pages are then
+    joined as lines of one text, not as paragraphs: a sentence that runs onto the next page
+    stays one sentence wherever the page break falls.
+    """
+    lines = [[ln.rstrip() for ln in page.split("\n")] for page in pages]
+    lines = [[ln for ln in page if ln.strip()] for page in lines]
+    edges: dict[str, int] = {}
+    for page in lines:
+        for key in {_edge_key(ln) for ln in _edge(page)}:
+            edges[key] = edges.get(key, 0) + 1
+    counted = sum(1 for page in lines if page)
+    running = {key for key, n in edges.items() if n * 2 >= counted} if counted >= 3 else set[str]()
+    kept: list[str] = []
+    for page in lines:
+        top = set(range(min(_EDGE_LINES, len(page))))
+        bottom = set(range(max(len(page) - _EDGE_LINES, 0), len(page)))
+        for i, line in enumerate(page):
+            if (i in top or i in bottom) and (
+                _PAGE_NUMBER.match(line) or _edge_key(line) in running
+            ):
+                continue
+            kept.append(line.strip())  # an indented line must not become a code block
+    return "\n".join(kept).strip()
+
+
+def _edge(page: list[str]) -> list[str]:
+    return page[:_EDGE_LINES] + page[max(len(page) - _EDGE_LINES, _EDGE_LINES) :]
+
+
+def _edge_key(line: str) -> str:
+    """A header or footer line as it repeats from page to page: numbers (pages, dates) aside."""
+    return re.sub(r"\d+", "#", " ".join(line.split()).casefold())
 
 
 # --------------------------------------------------------------------------------------------
