@@ -332,8 +332,12 @@ def find_urlwatch(given: str | None) -> str | None:
 class Nginx:
     """nginx in the foreground, one process (master_process off), so its CPU is one /proc read."""
 
-    def __init__(self, binary: str, work: Path, root: Path, hosts: int) -> None:
+    def __init__(
+        self, binary: str, work: Path, root: Path, hosts: int, rate: str | None = None
+    ) -> None:
         self.binary, self.work, self.root, self.hosts = binary, work, root, hosts
+        #: nginx `limit_rate` per connection (e.g. "200k"): a slow server, as real ones are
+        self.rate = rate
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -346,6 +350,7 @@ class Nginx:
 
     def configure(self, if_modified_since: str) -> None:
         listens = " ".join(f"listen 127.0.0.{k}:{self.port};" for k in range(1, self.hosts + 1))
+        limit = f"limit_rate {self.rate};" if self.rate else ""
         w = self.work
         self.conf.write_text(
             f"""daemon off; master_process off; worker_processes 1; pid {w}/nginx.pid;
@@ -357,7 +362,7 @@ http {{
   log_format status '$status'; access_log {self.log} status;
   client_body_temp_path {w}/tmp; proxy_temp_path {w}/tmp; fastcgi_temp_path {w}/tmp;
   uwsgi_temp_path {w}/tmp; scgi_temp_path {w}/tmp;
-  server {{ {listens} root {self.root}; keepalive_requests 100000; }}
+  server {{ {listens} root {self.root}; keepalive_requests 100000; {limit} }}
 }}
 """
         )
@@ -606,6 +611,12 @@ def main() -> int:
     parser.add_argument("--urlwatch", help="the urlwatch executable (default: PATH, /tmp/uwenv)")
     parser.add_argument("--no-urlwatch", action="store_true", help="policywatch only")
     parser.add_argument("--keep", type=Path, help="work in this (new) directory and keep it")
+    parser.add_argument(
+        "--rate", help="nginx limit_rate per connection, e.g. 200k: pages take time to arrive"
+    )
+    parser.add_argument(
+        "--first-only", action="store_true", help="only the first pass of each tool"
+    )
     args = parser.parse_args()
 
     nginx_bin = find_nginx(args.nginx)
@@ -660,7 +671,7 @@ def bench(args: argparse.Namespace, work: Path, nginx_bin: str, urlwatch: str | 
         f"({sum(sizes) / 1e6:.1f} MB), generated in {time.perf_counter() - t0:.1f} s",
         file=sys.stderr,
     )
-    nginx = Nginx(nginx_bin, work, root, args.hosts)
+    nginx = Nginx(nginx_bin, work, root, args.hosts, args.rate)
     urls = [
         f"http://127.0.0.{i % args.hosts + 1}:{nginx.port}/p{i}.html" for i in range(args.pages)
     ]
@@ -694,6 +705,8 @@ def bench(args: argparse.Namespace, work: Path, nginx_bin: str, urlwatch: str | 
             ).stdout
         )
         publish = publish_seconds(config, env)
+        if args.first_only:
+            return report_first(args, runs, tools, revisions, publish, nginx_bin, urlwatch, sizes)
         for _ in range(args.repeats):
             for tool in tools:
                 measure(tool, "unchanged")
@@ -746,6 +759,36 @@ def bench(args: argparse.Namespace, work: Path, nginx_bin: str, urlwatch: str | 
     print(
         f"policywatch peak RSS: {peak:.0f} MB "
         f"(target < 300 MB: {'met' if peak < 300 else 'MISSED'})"
+    )
+    return 0
+
+
+def report_first(
+    args: argparse.Namespace,
+    runs: dict[tuple[str, str], list[Run]],
+    tools: list[str],
+    revisions: int,
+    publish: float,
+    nginx_bin: str,
+    urlwatch: str | None,
+    sizes: list[int],
+) -> int:
+    """The table for ``--first-only`` (e.g. with ``--rate``: how much of a first pass against
+    slow servers is spent waiting, and how much of the work overlaps with it)."""
+    n = args.pages
+    print(f"\nMachine: {versions(nginx_bin, urlwatch)}")
+    print(
+        f"Pages: {n}, {min(sizes) / 1e3:.0f}-{max(sizes) / 1e3:.0f} KB "
+        f"({sum(sizes) / 1e6:.1f} MB), {args.hosts} host(s), limit_rate {args.rate or 'none'}\n"
+    )
+    print("| tool / pass | 200 | 304 | wall s | sources/s | CPU s | peak RSS MB | nginx CPU s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for tool in tools:
+        print(row(f"{tool} first", runs[(tool, "first")], n))
+    first = runs[("policywatch", "first")][0]
+    print(
+        f"\npolicywatch first pass: {revisions} revisions ({first.extra['statuses']}); "
+        f"publish step alone: {publish:.2f} s"
     )
     return 0
 
