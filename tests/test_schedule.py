@@ -337,6 +337,8 @@ def test_one_leader_per_archive_in_the_database_then_takeover(
         s1 = started(running, PolicyScheduler(first, store=db1, lease=LEASE))
         s2 = started(running, PolicyScheduler(second, store=db2, lease=LEASE))
         assert s1.leader and not s2.leader
+        # what /healthz shows of each: both healthy, one doing the checks
+        assert (s1.health(), s2.health()) == (("leader", True), ("standby", True))
         wait_for(lambda: first.checked() >= 3)
         assert second.checked() == 0
         # the follower still answers status from what the leader persisted
@@ -344,6 +346,7 @@ def test_one_leader_per_archive_in_the_database_then_takeover(
         assert by_policy(s2.status())["privacy"].next_run is not None
 
         s1.shutdown()  # releases the lease: the other takes over at its next retry
+        assert s1.health() == ("stopped", False)
         done = first.checked()
         wait_for(lambda: s2.leader and second.checked() >= 1, timeout=3)
         assert first.checked() == done

@@ -150,6 +150,9 @@ def test_serve_answers_checks_and_stops_cleanly(
     assert status == 200
     health = json.loads(body)
     assert health["database"] == "ok" and health["archive"] == "ok"
+    assert health["sender"] == "ok" and health["scheduler"] in ("leader", "standby")
+    # alone on its archive, this process takes the scheduler's lease and runs the checks
+    wait_for(lambda: json.loads(server.get("/healthz")[1])["scheduler"] == "leader")
     # the scheduler's first check records the policy that was never checked
     wait_for(lambda: json.loads(server.get("/api/policies")[1])["policies"][0]["latest"])
     status, body = server.get("/")
@@ -235,6 +238,45 @@ async def test_stopping_the_sender_gives_back_what_it_did_not_send(
         assert counts["sent"] == len(smtp_server.arrived) < len(emails)
         assert counts["queued"] == len(emails) - counts["sent"]
     finally:
+        tracker.close()
+
+
+async def test_healthz_answers_503_when_the_sender_thread_died(
+    mailsite: Path,
+    smtp_server: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+    aiohttp_client: Any,
+) -> None:
+    """Pages still work, but nobody would be mailed: a supervisor must hear of it. (A bug that
+    kills the thread cannot be caused for real, so one is put in.)"""
+    from policywatch.notify import Notifier
+    from policywatch.web import create_app
+    from policywatch.web.typedefs import HEALTH
+
+    async def broken(self: Notifier, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in sending")
+
+    monkeypatch.setattr(Notifier, "send", broken)
+    tracker = Tracker(load_config(mailsite / "config.toml"))
+    try:
+        sender = BackgroundSender(tracker, every=60)
+        app = create_app(tracker.config, tracker=tracker)
+        app[HEALTH]["sender"] = sender.health
+        client = await aiohttp_client(app)
+        assert sender.health() == ("stopped", False)  # not started yet
+        sender.start()
+        for _ in range(250):
+            if sender.health()[0] == "stopped":
+                break
+            await asyncio.sleep(0.02)
+        response = await client.get("/healthz")
+        assert response.status == 503
+        body = await response.json()
+        assert body["status"] == "error" and body["sender"] == "stopped"
+        assert body["archive"] == "ok" and body["database"] == "ok"
+        assert (await client.get("/")).status == 200
+    finally:
+        sender.stop()
         tracker.close()
 
 

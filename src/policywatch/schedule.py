@@ -351,6 +351,14 @@ class PolicyScheduler:
     def started(self) -> bool:
         return self._scheduler is not None
 
+    def health(self) -> tuple[str, bool]:
+        """For ``/healthz``: "leader" (checks run here), "standby" (another process holds the
+        archive's lease) or "stopped" (nothing will ever check from here)."""
+        scheduler = self._scheduler
+        if scheduler is None or not scheduler.running:
+            return "stopped", False
+        return ("leader" if self._leader else "standby"), True
+
     def start(self) -> None:
         """Start the scheduler thread and try the lease once; blocks on git and the database."""
         from apscheduler.executors.pool import ThreadPoolExecutor

@@ -102,6 +102,14 @@ class BackgroundSender:
         self._thread.start()
         self._ready.wait()
 
+    def health(self) -> tuple[str, bool]:
+        """For ``/healthz``: "ok", "retrying" (the mail server fails; mail waits, nothing is
+        lost: not this process's fault) or "stopped" (the thread died: nothing is sent)."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return "stopped", False
+        return ("retrying" if self._fatal else "ok"), True
+
     def nudge(self) -> None:
         loop, wake = self._loop, self._wake
         if loop is not None and wake is not None and not loop.is_closed():
@@ -254,7 +262,7 @@ async def run(
     from .schedule import PolicyScheduler
     from .tracker import Tracker
     from .web import create_app
-    from .web.typedefs import ACCOUNTS
+    from .web.typedefs import ACCOUNTS, HEALTH
 
     tracker = Tracker(config)
     loop = asyncio.get_running_loop()
@@ -265,9 +273,11 @@ async def run(
         sender = BackgroundSender(tracker)
         app = create_app(config, tracker=tracker)
         app[ACCOUNTS].nudge = sender.nudge
+        app[HEALTH]["sender"] = sender.health
         scheduler = PolicyScheduler(
             tracker, store=tracker.store, on_report=lambda report: sender.nudge()
         )
+        app[HEALTH]["scheduler"] = scheduler.health
         runner = web.AppRunner(app, handle_signals=False, access_log_class=RedactingAccessLogger)
         await runner.setup()
         try:

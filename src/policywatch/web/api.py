@@ -20,7 +20,7 @@ from ..tracker import Tracker
 from .reader import PolicyInfo
 from .responses import json_response
 from .status import SourceBoard
-from .typedefs import ACCOUNTS, PUBLISHER
+from .typedefs import ACCOUNTS, HEALTH, PUBLISHER
 from .views import json_page, json_sources_page, revision_name
 
 __all__ = ["diff", "health", "optouts", "policies", "revision", "revisions"]
@@ -141,6 +141,13 @@ async def health(request: web.Request) -> web.Response:
         body.setdefault("detail", "the database cannot be reached")
     else:
         body["database"] = "ok"
+    for name, probe in request.app[HEALTH].items():
+        state, healthy = probe()
+        body[name] = state
+        if not healthy:
+            log.error("healthz: %s: %s", name, state)
+            body["status"] = "error"
+            body.setdefault("detail", f"the {name} is {state}")
     response = json_response(body, status=200 if body["status"] == "ok" else 503)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -38,6 +38,7 @@ from .typedefs import (
     ACCOUNTS,
     ASSETS,
     CONFIG,
+    HEALTH,
     PAGES,
     PUBLISHER,
     STAMPS,
@@ -110,6 +111,7 @@ def create_app(
         limits=limits,
         api_token=_api_token(),
     )
+    app[HEALTH] = {}
     app.on_response_prepare.append(_security_headers)
     app.cleanup_ctx.append(_archive_ctx(owned))
     app.cleanup_ctx.append(_accounts_ctx(owned))

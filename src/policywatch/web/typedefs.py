@@ -24,12 +24,14 @@ __all__ = [
     "ACCOUNTS",
     "ASSETS",
     "CONFIG",
+    "HEALTH",
     "PAGES",
     "PUBLISHER",
     "STAMPS",
     "TEMPLATES",
     "Accounts",
     "Assets",
+    "Probe",
 ]
 
 
@@ -73,3 +75,9 @@ class Accounts:
 
 
 ACCOUNTS = web.AppKey("accounts", Accounts)
+
+#: what ``/healthz`` reports about this process's background parts, by name: each probe returns
+#: (state, healthy); an unhealthy one makes the answer 503. ``serve`` registers the mail sender
+#: and the scheduler: a process whose sender thread died serves pages but mails nobody.
+Probe = Callable[[], tuple[str, bool]]
+HEALTH = web.AppKey("health", dict[str, Probe])
