@@ -47,13 +47,36 @@ def test_relative_paths_resolve_against_the_config_file(
 ) -> None:
     path = write(tmp_path, MINIMAL + '\n[archive]\npath = "data/archive"\n')
     monkeypatch.chdir("/")
-    assert load_config(path).archive.path == tmp_path / "data" / "archive"
+    config = load_config(path)
+    assert config.archive.path == tmp_path / "data" / "archive"
+    # the secret that signs email links too: a cron job run from elsewhere must not sign with
+    # a secret of its own that the web app does not know
+    assert config.site.secret_file == tmp_path / "policywatch.secret"
+    other = write(tmp_path, MINIMAL + '\n[site]\nsecret_file = "keys/links.secret"\n')
+    assert load_config(other).site.secret_file == tmp_path / "keys" / "links.secret"
+
+
+def test_trusted_proxies_default_to_loopback_and_can_be_none(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, MINIMAL)).site.trusted_proxies == ("127.0.0.1", "::1")
+    none = write(tmp_path, MINIMAL + "\n[site]\ntrusted_proxies = []\n")
+    assert load_config(none).site.trusted_proxies == ()
+    nets = write(tmp_path, MINIMAL + "\n[site]\ntrusted_proxies = ['10.0.0.0/8', '::1']\n")
+    assert load_config(nets).site.trusted_proxies == ("10.0.0.0/8", "::1")
 
 
 @pytest.mark.parametrize(
     ("text", "key", "expected"),
     [
-        (MINIMAL + "\n[site]\nnmae = 'x'\n", "site.nmae", "one of: base_url, name"),
+        (
+            MINIMAL + "\n[site]\nnmae = 'x'\n",
+            "site.nmae",
+            "one of: base_url, name, secret_file, trusted_proxies",
+        ),
+        (
+            MINIMAL + "\n[site]\ntrusted_proxies = ['127.0.0.1', 'proxy.local']\n",
+            "site.trusted_proxies",
+            "IP addresses or networks",
+        ),
         (MINIMAL + "\n[schedule]\nevery = 'often'\n", "schedule.every", "duration"),
         (MINIMAL + "\n[fetch]\nper_host = 0\n", "fetch.per_host", "between 1 and 64"),
         (MINIMAL + "\n[mail]\nport = 'smtp'\n", "mail.port", "integer"),

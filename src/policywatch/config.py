@@ -9,6 +9,7 @@ so ``policywatch --config site/config.toml check`` behaves the same from anywher
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -63,8 +64,11 @@ class SiteConfig:
     name: str = "Example Co."
     base_url: str = "http://localhost:8080"
     #: HMAC secrets for the links in emails (created by init / on first use; mode 0600);
-    #: POLICYWATCH_SECRET overrides it
+    #: POLICYWATCH_SECRET overrides it. Relative to the config file, like every path in it.
     secret_file: Path = Path("policywatch.secret")
+    #: peers whose X-Forwarded-For names the real client (reverse proxies): addresses or
+    #: networks. Loopback by default, as a proxy on the same host is the usual deployment.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,8 +334,22 @@ def load_config(
     top.finish()
 
     r = _Reader(cfg_path, _table(cfg_path, data, "site"), "site")
+    r.seen.add("trusted_proxies")  # known even when absent (the default applies)
+    proxies = r.strings("trusted_proxies") if "trusted_proxies" in r.table else None
+    for proxy in proxies or ():
+        try:
+            ipaddress.ip_network(proxy.strip(), strict=False)
+        except ValueError:
+            raise r.error(
+                "trusted_proxies", f"got {proxy!r}", "IP addresses or networks (CIDR)"
+            ) from None
     site = SiteConfig(
-        name=r.string("name", _SITE.name), base_url=r.string("base_url", _SITE.base_url)
+        name=r.string("name", _SITE.name),
+        base_url=r.string("base_url", _SITE.base_url),
+        secret_file=_resolve_path(root, r.string("secret_file", str(_SITE.secret_file))),
+        trusted_proxies=_SITE.trusted_proxies
+        if proxies is None
+        else tuple(p.strip() for p in proxies),
     )
     r.finish()
     parts = urlsplit(site.base_url)

@@ -217,6 +217,30 @@ async def test_malformed_input_gets_a_clear_form_error(
     assert await env.mail() == []
 
 
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_behind_a_proxy_each_reader_has_a_limit_of_their_own(
+    make_env: MakeEnv, recorded: Site, trusted: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The test client connects from 127.0.0.1, as a reverse proxy on the same host does: its
+    X-Forwarded-For is believed by default, so two readers are two clients; with
+    ``trusted_proxies = []`` it is ignored and everyone behind the proxy shares one limit."""
+    if not trusted:
+        config = recorded.config()
+        site = replace(config.site, trusted_proxies=())
+        monkeypatch.setattr(recorded, "config", lambda: replace(config, site=site))
+    env = await make_env(limits=Limits(per_client=1, per_address=5))
+
+    async def ask(email: str, client: str) -> int:
+        response = await env.post_form(
+            "/subscribe", {"email": email}, headers={"X-Forwarded-For": client}
+        )
+        return int(response.status)
+
+    assert await ask("ann@example.org", "203.0.113.9") == 200
+    assert await ask("bob@example.org", "198.51.100.7") == (200 if trusted else 429)
+    assert await ask("cid@example.org", "203.0.113.9") == 429  # ann's client, again
+
+
 async def test_a_client_asking_too_often_is_told_to_wait(make_env: MakeEnv) -> None:
     env = await make_env(limits=Limits(per_client=2, per_address=1))
     for n in range(2):

@@ -30,6 +30,7 @@ from ..errors import ArchiveError, ConfigError, RevisionNotFound, StoreError, To
 from ..models import CATEGORIES
 from ..subscriptions import LIMITS, ConfirmationSender, Limits
 from ..tracker import Tracker
+from .clients import networks
 from .present import CATEGORY_INFO, CHANGE_LABELS, revision_label
 from .reader import Publisher, Stamps
 from .responses import PageCache, json_response
@@ -110,6 +111,7 @@ def create_app(
         confirmations=ConfirmationSender(mailer),
         limits=limits,
         api_token=_api_token(),
+        proxies=networks(config.site.trusted_proxies),
     )
     app[HEALTH] = {}
     app.on_response_prepare.append(_security_headers)

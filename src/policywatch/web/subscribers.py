@@ -27,6 +27,7 @@ from ..subscriptions import (
     unsubscribe,
 )
 from ..tracker import Tracker
+from .clients import client_address
 from .typedefs import ACCOUNTS, ASSETS, CONFIG, PUBLISHER, TEMPLATES
 
 __all__ = [
@@ -128,7 +129,9 @@ async def subscribe_post(request: web.Request) -> web.Response:
             form["policies"],
             form["scope"] or "all",
             form["categories"] or None,
-            client=request.remote,
+            client=client_address(
+                request.remote, request.headers.getall("X-Forwarded-For", []), accounts.proxies
+            ),
             limits=accounts.limits,
         )
     except TooManyRequests as exc:

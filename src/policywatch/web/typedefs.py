@@ -17,6 +17,7 @@ from aiohttp import web
 from ..config import Config
 from ..subscriptions import ConfirmationSender, Limits
 from ..tracker import Tracker
+from .clients import Network
 from .reader import Publisher, Stamps
 from .responses import PageCache
 
@@ -72,6 +73,8 @@ class Accounts:
     api_token: str | None = field(default=None, repr=False)
     nudge: Callable[[], None] | None = None
     store_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: ``[site] trusted_proxies``: whose X-Forwarded-For names the client (see ``clients``)
+    proxies: tuple[Network, ...] = ()
 
 
 ACCOUNTS = web.AppKey("accounts", Accounts)
