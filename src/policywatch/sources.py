@@ -551,15 +551,24 @@ def fetch_in_background(
     main = loop.create_task(run())
 
     def work() -> None:
+        asyncio.set_event_loop(loop)  # this thread's loop, for anything that asks for it
         try:
             loop.run_until_complete(main)
         except BaseException as exc:  # handed to the consumer, raised there
             out.put(_Failed(exc))
         finally:
             try:
+                # as asyncio.run does: nothing left pending (a bug in one fetch leaves the
+                # others running when gather gives up)
+                pending = asyncio.all_tasks(loop)
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
                 loop.run_until_complete(loop.shutdown_asyncgens())
                 loop.run_until_complete(loop.shutdown_default_executor())  # the DNS threads
             finally:
+                asyncio.set_event_loop(None)
                 loop.close()
                 out.put(_DONE)
 
