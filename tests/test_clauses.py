@@ -588,3 +588,29 @@ def test_segment_never_fails_and_keeps_its_invariants(parts: list[str]) -> None:
         assert "\n" not in clause.text
         assert clause.key == normalise(clause.text)
         assert all(clause.section)
+
+
+def test_a_footnote_reference_after_a_full_stop_ends_the_sentence() -> None:
+    assert split_sentences("We post your order.[1] We use your email.") == [
+        "We post your order.[1]",
+        "We use your email.",
+    ]
+    # as the extractor writes a footnote link, in a clause's Markdown source
+    assert split_sentences("We post it.[\\[12\\]](#fn12) Then we bill.") == [
+        "We post it.[\\[12\\]](#fn12)",
+        "Then we bill.",
+    ]
+    assert split_sentences("See Art. 6(1)(a) GDPR. Then [2] more.") == [
+        "See Art. 6(1)(a) GDPR.",
+        "Then [2] more.",
+    ]
+
+
+def test_footnote_numbers_are_presentation_in_the_key() -> None:
+    """A note added above renumbers every later reference: the words did not change."""
+    assert normalise("We keep logs for 30 days.[60]") == normalise("We keep logs for 30 days.[61]")
+    assert normalise("[7] Required by the tax office.") == normalise(
+        "[8] Required by the tax office."
+    )
+    assert normalise("We keep logs for 30 days.") == normalise("We keep logs for 30 days.[1]")
+    assert normalise("We keep logs for 30 days.") != normalise("We keep logs for 60 days.")

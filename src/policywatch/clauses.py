@@ -179,6 +179,8 @@ def _drop_space(m: re.Match[str]) -> str:
 
 
 _DASH_SPACES = re.compile(r"\s*-+\s*")  # "a -- b", "a - b", "a-b"
+#: a footnote reference or a note's own number ("[60]", "[ 7 ]"), with the space before it
+_FOOTNOTE = re.compile(r"\s?\[\s?\d{1,4}\s?\]")
 _TRIM = " .,;:-*•·#¶\t"
 
 
@@ -187,8 +189,8 @@ def normalise(text: str) -> str:
 
     Equal keys mean "same words": white space (NBSP, zero-width characters), typographic
     quotes and dashes, compatibility forms (NFKC), letter case, list numbering/bullets typed as
-    text, and trailing punctuation noise are all presentation. Any other character difference
-    -- in particular any word -- keeps the keys apart.
+    text, footnote numbers (``[60]``), and trailing punctuation noise are all presentation. Any
+    other character difference -- in particular any word -- keeps the keys apart.
     """
     s = text
     if not s.isascii():
@@ -210,6 +212,8 @@ def _key(text: str) -> str:
 
 
 def _key_of_collapsed(s: str) -> str:
+    if "[" in s:  # footnote markers: "[60]" renumbered to "[61]" when a note is added above
+        s = _FOOTNOTE.sub("", s)
     for _ in range(2):  # "1. (a) text"
         numbering = _NUMBERING.match(s)
         if numbering is None:
@@ -226,7 +230,9 @@ def _key_of_collapsed(s: str) -> str:
 # sentences
 
 # A candidate end: terminal punctuation, closing quotes/brackets, then white space.
-_END = re.compile(r"([.!?…]+)([\"'’”»)\]]*)\s+")
+#: the end of a sentence: its punctuation, closing quotes or brackets, then footnote references
+#: as readable text ("[60]") or as the Markdown link the extractor writes ("[\\[60\\]](#fn60)")
+_END = re.compile(r"([.!?…]+)([\"'’”»)\]]*(?:\[\d{1,4}\]|\[\\\[\d{1,4}\\\]\]\([^)\s]*\))*)\s+")
 _OPENERS = "\"'‘“«([{"
 
 #: never end a sentence: the next word belongs to them
