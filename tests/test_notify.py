@@ -119,7 +119,7 @@ def test_a_crash_between_archive_and_database_is_repaired(
     def crash(*args: object) -> int:
         raise KeyboardInterrupt  # the process dies right after the git commit
 
-    monkeypatch.setattr(type(tracker.notifier), "enqueue", crash)
+    monkeypatch.setattr(type(tracker.notifier), "enqueue_all", crash)
     with pytest.raises(KeyboardInterrupt):
         tracker.check()
     monkeypatch.undo()

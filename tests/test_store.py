@@ -193,6 +193,26 @@ def test_record_change_is_idempotent_and_keeps_utc(store: Store) -> None:
     assert store.change(first + 1000) is None
 
 
+def test_record_changes_is_record_change_for_many(store: Store) -> None:
+    """Ids in the order asked, the same ids as one by one, idempotent over rows already there."""
+    one = store.record_change(revision("b" * 40, "terms"), previous=None)
+    items = [
+        (revision("a" * 40), None),
+        (revision("b" * 40, "terms"), None),  # already recorded: its first id
+        (revision("c" * 40, categories=("data-retention",)), "a" * 40),
+    ]
+    ids = store.record_changes(items)
+    assert ids[1] == one and len(set(ids)) == 3
+    assert store.record_changes(items) == ids
+    assert [store.record_change(r, previous=p) for r, p in items] == ids
+    third = store.change(ids[2])
+    assert third is not None and third.previous_revision == "a" * 40
+    assert third.categories == ("data-retention",)
+    assert store.record_changes([]) == []
+    many = [(revision(f"{n:040x}"), None) for n in range(1, 1201)]  # past one IN list
+    assert len(set(store.record_changes(many))) == 1200
+
+
 def test_writes_together_are_one_transaction_all_or_none(store: Store, raw: sa.Engine) -> None:
     """A chunk of changes is queued in one transaction: a failure part way leaves none of them,
     and another thread's writes meanwhile are their own."""

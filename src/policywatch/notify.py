@@ -85,8 +85,18 @@ class Notifier:
         transaction, then mark the archive reconciled up to the last of them."""
         if not written:
             return 0
-        with self.store.write_together("queueing changes"):
-            queued = sum(self.enqueue(revision, previous) for revision, previous in written)
+        store = self.store
+        with store.write_together("queueing changes"):
+            ids = store.record_changes(
+                [(revision, previous.id if previous else None) for revision, previous in written]
+            )
+            # fan_out would read each row back only to find that a first record, an editorial
+            # edit or a flip-flop notifies nobody: ask it only for the others
+            queued = sum(
+                store.fan_out(change_id)
+                for change_id, (revision, _) in zip(ids, written, strict=True)
+                if revision.kind == "change" and revision.restores is None
+            )
         self.mark_reconciled(written[-1][0].id)
         return queued
 

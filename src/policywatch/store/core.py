@@ -7,6 +7,7 @@ changes, the named locks and the rate limiter.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -85,15 +86,10 @@ class Store(OutboxMixin, SubscribersMixin, LedgerMixin, StoreBase):
 
     # -- changes -------------------------------------------------------------------------------
 
-    def record_change(self, revision: Revision, *, previous: str | None = None) -> int:
-        """Record an archived revision as a change; returns its id.
-
-        Idempotent on (policy, revision): recording the same revision again (a re-run after a
-        crash) returns the first row's id and changes nothing.
-        """
+    def _change_values(self, revision: Revision, previous: str | None) -> dict[str, object]:
         check_policy_id(revision.policy)
         categories = check_categories(list(revision.categories))
-        values = {
+        return {
             "policy": revision.policy,
             "revision": revision.id,
             "previous_revision": previous,
@@ -105,6 +101,34 @@ class Store(OutboxMixin, SubscribersMixin, LedgerMixin, StoreBase):
             "restores": revision.restores,
             "created_at": self._now(),
         }
+
+    def record_changes(self, items: Sequence[tuple[Revision, str | None]]) -> list[int]:
+        """:meth:`record_change` for many (revision, previous revision id) at once, in one
+        transaction; returns their ids in order. One ``executemany`` and one ``SELECT`` per
+        few hundred rows instead of two statements each: a check's chunk of revisions."""
+        if not items:
+            return []
+        rows = [self._change_values(revision, previous) for revision, previous in items]
+        stmt = self._insert(changes).on_conflict_do_nothing(index_elements=["policy", "revision"])
+        found: dict[tuple[str, str], int] = {}
+        with self._write("recording changes") as conn:
+            conn.execute(stmt, rows)
+            ids = [revision.id for revision, _ in items]
+            for start in range(0, len(ids), 500):  # bound the IN list (SQLite's variable cap)
+                query = sa.select(changes.c.id, changes.c.policy, changes.c.revision).where(
+                    changes.c.revision.in_(ids[start : start + 500])
+                )
+                for row in conn.execute(query):
+                    found[(row.policy, row.revision)] = int(row.id)
+        return [found[(revision.policy, revision.id)] for revision, _ in items]
+
+    def record_change(self, revision: Revision, *, previous: str | None = None) -> int:
+        """Record an archived revision as a change; returns its id.
+
+        Idempotent on (policy, revision): recording the same revision again (a re-run after a
+        crash) returns the first row's id and changes nothing.
+        """
+        values = self._change_values(revision, previous)
         with self._write("recording a change") as conn:
             stmt = self._insert(changes).values(**values)
             conn.execute(stmt.on_conflict_do_nothing(index_elements=["policy", "revision"]))
