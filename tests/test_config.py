@@ -79,6 +79,7 @@ def test_trusted_proxies_default_to_loopback_and_can_be_none(tmp_path: Path) -> 
         ),
         (MINIMAL + "\n[schedule]\nevery = 'often'\n", "schedule.every", "duration"),
         (MINIMAL + "\n[fetch]\nper_host = 0\n", "fetch.per_host", "between 1 and 64"),
+        (MINIMAL + "\n[fetch]\nca_file = 'ca.pem'\n", "fetch.ca_file", "a readable file"),
         (MINIMAL + "\n[mail]\nport = 'smtp'\n", "mail.port", "integer"),
         (MINIMAL + "\n[site]\nbase_url = 'example.com'\n", "site.base_url", "absolute http(s) URL"),
         ("[[policy]]\nid = 'Privacy Policy'\nsource = 'p.md'\n", "policy[0].id", "[a-z0-9-]+"),

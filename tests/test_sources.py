@@ -9,12 +9,14 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 import sitefixture
+import smtpfixture
 from policywatch.config import FetchConfig, PolicyConfig
-from policywatch.errors import FetchError, SourceError
+from policywatch.errors import ConfigError, FetchError, SourceError
 from policywatch.models import Snapshot
 from policywatch.sources import (
     MAX_BACKOFF,
@@ -29,6 +31,7 @@ from policywatch.sources import (
     sniff_media_type,
 )
 from sitefixture import ETAG, LAST_MODIFIED, LATIN1_HTML, PDF_BYTES, POLICY_HTML, Site
+from smtpfixture import TlsFiles
 
 # the server fixtures, used by name as test arguments
 http_site = sitefixture.http_site
@@ -499,3 +502,56 @@ def test_a_bug_in_the_fetching_is_raised_to_the_caller(
     with pytest.raises(RuntimeError, match="a bug"):
         list(fetch_in_background(FAST, [policy(threaded_site.url("/policy"))], {}))
     assert not [t for t in threading.enumerate() if t.name == "policywatch fetch"]
+
+
+# -- https with a private CA ------------------------------------------------------------------
+
+tls_files = smtpfixture.tls_files
+
+
+@pytest.fixture
+async def https_site(tls_files: TlsFiles) -> AsyncIterator[str]:
+    """The policy page over TLS, with a certificate from a throwaway CA."""
+    from aiohttp import web
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(body=POLICY_HTML, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/policy", page)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls_files.server_context())
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"https://127.0.0.1:{port}/policy"
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_private_ca_is_trusted_only_when_configured(
+    https_site: str, tls_files: TlsFiles
+) -> None:
+    async with make(FAST) as fetcher:
+        with pytest.raises(FetchError, match="TLS failed") as refused:
+            await fetcher.fetch(policy(https_site), None)
+    assert not refused.value.transient  # a bad certificate does not heal in seconds
+    trusting = FetchConfig(user_agent=UA, timeout=timedelta(seconds=5), ca_file=tls_files.ca)
+    async with make(trusting) as fetcher:
+        result = await fetcher.fetch(policy(https_site), None)
+    assert result.snapshot is not None and result.snapshot.content == POLICY_HTML
+    # another CA than the one that signed the certificate: still refused
+    wrong = FetchConfig(user_agent=UA, timeout=timedelta(seconds=5), ca_file=tls_files.other_ca)
+    async with make(wrong) as fetcher:
+        with pytest.raises(FetchError, match="TLS failed"):
+            await fetcher.fetch(policy(https_site), None)
+
+
+async def test_a_ca_file_that_is_not_pem_is_a_config_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "ca.pem"
+    bogus.write_text("not a certificate")
+    config = FetchConfig(user_agent=UA, ca_file=bogus)
+    async with make(config) as fetcher:
+        with pytest.raises(ConfigError, match=r"fetch\.ca_file"):
+            await fetcher.fetch(policy("https://127.0.0.1:9/policy"), None)

@@ -127,6 +127,9 @@ class FetchConfig:
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
     retries: int = 2
+    #: CA certificates (PEM) trusted for https sources *in addition to* the system's: policy
+    #: pages on an intranet or a staging host with a private CA
+    ca_file: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,6 +419,7 @@ def load_config(
         max_bytes=r.integer("max_bytes", _FETCH.max_bytes, minimum=1024),
         max_redirects=r.integer("max_redirects", _FETCH.max_redirects, minimum=0, maximum=30),
         retries=r.integer("retries", _FETCH.retries, minimum=0, maximum=10),
+        ca_file=_optional_path(r, root, "ca_file"),
     )
     r.finish()
 

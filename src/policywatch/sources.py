@@ -29,6 +29,7 @@ import contextlib
 import email.utils
 import queue
 import random
+import ssl
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -40,7 +41,7 @@ import aiohttp
 from yarl import URL
 
 from .config import FetchConfig, PolicyConfig
-from .errors import FetchError
+from .errors import ConfigError, FetchError
 from .models import Snapshot
 
 __all__ = [
@@ -259,7 +260,9 @@ class HttpFetcher:
                     " session; await close() at the end of each run"
                 )
             return self._session
-        connector = aiohttp.TCPConnector(limit=self.connections, limit_per_host=0)
+        connector = aiohttp.TCPConnector(
+            limit=self.connections, limit_per_host=0, ssl=_ssl_context(self.config)
+        )
         self._session = aiohttp.ClientSession(
             connector=connector,
             # no cookie survives a response: sources stay independent of each other
@@ -713,6 +716,24 @@ def _parse_content_type(value: str | None) -> tuple[str, str | None]:
         if key.strip().lower() == "charset":
             charset = val.strip().strip('"').strip("'").lower() or None
     return media, charset
+
+
+def _ssl_context(config: FetchConfig) -> ssl.SSLContext | bool:
+    """Certificates are always verified: against the system's store, plus ``[fetch] ca_file``
+    when set. Added to the system's, not instead of it (unlike ``[mail] ca_file``, which names
+    the one relay): the other sources are public sites."""
+    if config.ca_file is None:
+        return True  # aiohttp's default, verified context
+    try:
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        context.load_verify_locations(cafile=str(config.ca_file))
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(
+            f"cannot load {config.ca_file}: {exc}",
+            key="fetch.ca_file",
+            expected="a PEM file of CA certificates",
+        ) from None
+    return context
 
 
 def _source_url(policy: PolicyConfig) -> URL:
