@@ -38,6 +38,7 @@ from types import TracebackType
 from typing import IO, Protocol
 
 from .errors import ArchiveError, RevisionNotFound
+from .files import write_atomic
 from .gitcmd import Git, GitFailed, NotARepository
 from .models import Revision, RevisionKind, Snapshot
 
@@ -48,6 +49,7 @@ __all__ = [
     "ArchiveBatch",
     "GitArchive",
     "content_hash",
+    "revision_date",
 ]
 
 log_ = logging.getLogger(__name__)
@@ -235,7 +237,9 @@ def _snapshot_ext(media_type: str) -> str:
     return SNAPSHOT_EXTENSIONS.get(media_type.split(";", 1)[0].strip().lower(), "bin")
 
 
-def _utc(when: datetime) -> datetime:
+def revision_date(when: datetime) -> datetime:
+    """The date a revision observed at ``when`` is recorded with: UTC, whole seconds (git's
+    resolution), so a date read back from git equals the one written."""
     if when.tzinfo is None or when.utcoffset() is None:
         raise ValueError(f"observed_at must be timezone-aware, got {when!r}")
     return when.astimezone(UTC).replace(microsecond=0)
@@ -498,10 +502,7 @@ class GitArchive:
         path = self._history_file()
         text = json.dumps({"version": 1, "tip": tip, "revisions": rows}, separators=(",", ":"))
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".history.{os.getpid()}.{threading.get_ident()}")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
+            write_atomic(path, text)
         except OSError as exc:  # a cache: never worth failing a read for
             log_.warning("%s: cannot save the history cache: %s", path, exc)
             return
@@ -938,7 +939,7 @@ class ArchiveBatch:
         _check_policy(policy)
         if kind not in _KINDS:
             raise ValueError(f"bad revision kind {kind!r}: expected one of {', '.join(_KINDS)}")
-        when = _utc(observed_at)
+        when = revision_date(observed_at)
         cats = tuple(_one_line(c) for c in categories if _one_line(c))
         if any("," in c for c in cats):
             raise ValueError(f"a category cannot contain a comma: {cats!r}")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import InputError
+from .files import write_atomic
 from .models import Revision
 
 if TYPE_CHECKING:
@@ -85,6 +86,8 @@ class Notifier:
         transaction, then mark the archive reconciled up to the last of them."""
         if not written:
             return 0
+        from .store.records import notifies
+
         store = self.store
         with store.write_together("queueing changes"):
             ids = store.record_changes(
@@ -95,7 +98,7 @@ class Notifier:
             queued = sum(
                 store.fan_out(change_id)
                 for change_id, (revision, _) in zip(ids, written, strict=True)
-                if revision.kind == "change" and revision.restores is None
+                if notifies(revision.kind, revision.restores)
             )
         self.mark_reconciled(written[-1][0].id)
         return queued
@@ -163,11 +166,7 @@ class Notifier:
         tip = tip or self.tracker.archive.tip()
         if tip is None:
             return
-        path = self._marker()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(f"{tip} {self._database_key()}\n", encoding="ascii")
-        os.replace(tmp, path)
+        write_atomic(self._marker(), f"{tip} {self._database_key()}\n", encoding="ascii")
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -303,7 +302,6 @@ class Notifier:
 
 def notify_owner() -> str:
     """A sender's lease name: host and pid, so a leftover lease says whose it was."""
-    import os
     import socket
 
     return f"{socket.gethostname()}:{os.getpid()}"

@@ -11,12 +11,11 @@ cache is derived data: deleting it costs time, never information.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .feeds import FeedChange, FeedEntry, write_feeds
+from .files import write_atomic
 from .models import Diff, Revision
 
 if TYPE_CHECKING:
@@ -51,11 +50,7 @@ def remember_changes(tracker: Tracker, old_hash: str, new_hash: str, diff: Diff)
         "version": CACHE_VERSION,
         "changes": [_change_to_json(FeedChange.from_change(c)) for c in diff.changes],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".changes.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(payload, f, ensure_ascii=False)
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(payload, ensure_ascii=False))
 
 
 def revision_changes(

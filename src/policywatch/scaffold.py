@@ -8,12 +8,11 @@ without ``--force``, and a failure part-way leaves no half-written file (temp fi
 
 from __future__ import annotations
 
-import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 
 from .errors import InputError
+from .files import write_atomic
 
 __all__ = ["SKELETON_FILES", "scaffold"]
 
@@ -26,18 +25,6 @@ SKELETON_FILES: dict[str, str] = {
 
 def skeleton_text(name: str) -> str:
     return (resources.files("policywatch") / "skeleton" / name).read_text(encoding="utf-8")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def scaffold(directory: Path, *, force: bool = False) -> list[Path]:
@@ -55,7 +42,7 @@ def scaffold(directory: Path, *, force: bool = False) -> list[Path]:
     contents = {name: skeleton_text(name) for name in targets}
     written: list[Path] = []
     for name, path in targets.items():
-        _write_atomic(path, contents[name])
+        write_atomic(path, contents[name])
         written.append(path)
     feeds = directory / "feeds"
     feeds.mkdir(parents=True, exist_ok=True)

@@ -41,8 +41,9 @@ import aiohttp
 from yarl import URL
 
 from .config import FetchConfig, PolicyConfig
-from .errors import ConfigError, FetchError
+from .errors import FetchError
 from .models import Snapshot
+from .tls import verifying_context
 
 __all__ = [
     "MAX_BACKOFF",
@@ -720,20 +721,10 @@ def _parse_content_type(value: str | None) -> tuple[str, str | None]:
 
 def _ssl_context(config: FetchConfig) -> ssl.SSLContext | bool:
     """Certificates are always verified: against the system's store, plus ``[fetch] ca_file``
-    when set. Added to the system's, not instead of it (unlike ``[mail] ca_file``, which names
-    the one relay): the other sources are public sites."""
+    when set (see :mod:`policywatch.tls`)."""
     if config.ca_file is None:
-        return True  # aiohttp's default, verified context
-    try:
-        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-        context.load_verify_locations(cafile=str(config.ca_file))
-    except (ssl.SSLError, OSError) as exc:
-        raise ConfigError(
-            f"cannot load {config.ca_file}: {exc}",
-            key="fetch.ca_file",
-            expected="a PEM file of CA certificates",
-        ) from None
-    return context
+        return True  # aiohttp's own verified default: no second copy of the system's CAs
+    return verifying_context(config.ca_file, key="fetch.ca_file", system_store=True)
 
 
 def _source_url(policy: PolicyConfig) -> URL:

@@ -10,14 +10,13 @@ archive, never versioned, replaced atomically so a crash leaves the previous sta
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .errors import ArchiveError
+from .files import write_atomic
 
 __all__ = ["SourceState", "StateFile"]
 
@@ -92,12 +91,4 @@ class StateFile:
         # (json.dump to a file, or indent, falls back to the pure-Python one: ~35 ms for
         # 1,000 sources at the end of every check)
         text = json.dumps({"version": 1, "sources": out}, sort_keys=True, separators=(",", ":"))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".sources.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self.path, text)

@@ -94,11 +94,6 @@ class _Prepared:
         return len(self.text) + len(self.snapshot.content)
 
 
-def _whole_seconds(when: datetime) -> datetime:
-    """``when`` as the archive dates a revision (UTC, whole seconds)."""
-    return when.astimezone(UTC).replace(microsecond=0)
-
-
 def _keep_validators(
     state: StateFile, policy: str, validators: tuple[str | None, str | None]
 ) -> None:
@@ -502,7 +497,7 @@ class Tracker:
         it runs outside the archive's write: a ``serve`` web app reading the archive waits only
         for the writing of a chunk, never for the diffs.
         """
-        from .archive import content_hash
+        from .archive import content_hash, revision_date
         from .guards import check_text, shrank
 
         document = self.extract(policy, snapshot)
@@ -516,7 +511,7 @@ class Tracker:
         if previous == document.text:
             state.put(policy.id, replace(st, pending_hash=None, extraction=fingerprint))
             return CheckResult(policy=policy.id, status="unchanged", revision=latest)
-        if latest is not None and _whole_seconds(snapshot.fetched_at) < latest.date:
+        if latest is not None and revision_date(snapshot.fetched_at) < latest.date:
             # checked here, not left to the archive: in a chunk it would fail the other sources
             raise SourceError(
                 f"{policy.source}: read at {snapshot.fetched_at:%Y-%m-%d %H:%M:%S} UTC, before the"

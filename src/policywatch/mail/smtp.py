@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 import aiosmtplib
 
 from ..errors import ConfigError, DeliveryError, InputError
+from ..tls import verifying_context
 from .message import envelope_address
 
 if TYPE_CHECKING:
@@ -309,24 +310,6 @@ def _rcpt_result(msg: OutgoingMessage, code: int, reply: str) -> SendResult:
     return _result(msg, "permanent", code, reply, "rcpt")
 
 
-def _tls_context(config: MailConfig) -> ssl.SSLContext:
-    """Verify the relay against ``ca_file`` alone when it is set, else the system store.
-
-    ``ca_file`` replaces the system store rather than adding to it: a relay with a private CA
-    should not also be trusted on a certificate any public CA would issue for its name.
-    """
-    if config.ca_file is None:
-        return ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    try:
-        return ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(config.ca_file))
-    except (ssl.SSLError, OSError) as exc:
-        raise ConfigError(
-            f"cannot load {config.ca_file}: {exc}",
-            key="mail.ca_file",
-            expected="a PEM file of CA certificates",
-        ) from None
-
-
 class SmtpMailer:
     """Sends through one SMTP relay with up to ``config.connections`` reused connections.
 
@@ -361,7 +344,9 @@ class SmtpMailer:
         #: built once, not per connection; verification is always on (hostname included)
         self.tls_context: ssl.SSLContext | None = None
         if config.security != "none":
-            self.tls_context = _tls_context(config)
+            self.tls_context = verifying_context(
+                config.ca_file, key="mail.ca_file", system_store=False
+            )
         self._limiter = RateLimiter(config.rate, burst)
         self._conns = [_Connection(self) for _ in range(max(1, config.connections))]
         self._lock = asyncio.Lock()

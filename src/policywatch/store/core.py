@@ -106,12 +106,15 @@ class Store(OutboxMixin, SubscribersMixin, LedgerMixin, StoreBase):
         """:meth:`record_change` for many (revision, previous revision id) at once, in one
         transaction; returns their ids in order. One ``executemany`` and one ``SELECT`` per
         few hundred rows instead of two statements each: a check's chunk of revisions."""
+        return self._record_changes(items, "recording changes")
+
+    def _record_changes(self, items: Sequence[tuple[Revision, str | None]], what: str) -> list[int]:
         if not items:
             return []
         rows = [self._change_values(revision, previous) for revision, previous in items]
         stmt = self._insert(changes).on_conflict_do_nothing(index_elements=["policy", "revision"])
         found: dict[tuple[str, str], int] = {}
-        with self._write("recording changes") as conn:
+        with self._write(what) as conn:
             conn.execute(stmt, rows)
             ids = [revision.id for revision, _ in items]
             for start in range(0, len(ids), 500):  # bound the IN list (SQLite's variable cap)
@@ -128,16 +131,7 @@ class Store(OutboxMixin, SubscribersMixin, LedgerMixin, StoreBase):
         Idempotent on (policy, revision): recording the same revision again (a re-run after a
         crash) returns the first row's id and changes nothing.
         """
-        values = self._change_values(revision, previous)
-        with self._write("recording a change") as conn:
-            stmt = self._insert(changes).values(**values)
-            conn.execute(stmt.on_conflict_do_nothing(index_elements=["policy", "revision"]))
-            found = conn.execute(
-                sa.select(changes.c.id).where(
-                    changes.c.policy == revision.policy, changes.c.revision == revision.id
-                )
-            ).scalar_one()
-            return int(found)
+        return self._record_changes([(revision, previous)], "recording a change")[0]
 
     def change(self, change_id: int) -> ChangeRecord | None:
         with self._read("reading a change") as conn:

@@ -30,6 +30,7 @@ __all__ = [
     "check_policy_id",
     "email_hash",
     "normalise_email",
+    "notifies",
 ]
 
 SubscriberStatus = Literal["pending", "confirmed", "unsubscribed", "suppressed", "forgotten"]
@@ -105,8 +106,13 @@ class ChangeRecord:
 
     @property
     def notifies(self) -> bool:
-        """Whether anyone is told: never for a first record, an editorial edit or a flip-flop."""
-        return self.kind == "change" and self.restores is None
+        return notifies(self.kind, self.restores)
+
+
+def notifies(kind: str, restores: str | None) -> bool:
+    """Whether a change is anyone's news: never a first record, a technical re-extraction, an
+    editorial edit or a flip-flop back to an earlier text."""
+    return kind == "change" and restores is None
 
 
 @dataclass(frozen=True, slots=True)
