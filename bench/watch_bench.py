@@ -705,19 +705,18 @@ def bench(args: argparse.Namespace, work: Path, nginx_bin: str, urlwatch: str | 
             ).stdout
         )
         publish = publish_seconds(config, env)
-        if args.first_only:
-            return report_first(args, runs, tools, revisions, publish, nginx_bin, urlwatch, sizes)
-        for _ in range(args.repeats):
+        if not args.first_only:
+            for _ in range(args.repeats):
+                for tool in tools:
+                    measure(tool, "unchanged")
+            changed = random.Random(42).sample(range(args.pages), args.pages // 10)
+            for i in changed:
+                (root / f"p{i}.html").write_bytes(make_page(i, changed=True))
             for tool in tools:
-                measure(tool, "unchanged")
-        changed = random.Random(42).sample(range(args.pages), args.pages // 10)
-        for i in changed:
-            (root / f"p{i}.html").write_bytes(make_page(i, changed=True))
-        for tool in tools:
-            measure(tool, "10% changed")
-        nginx.restart("exact")  # nginx's default: If-Modified-Since must equal Last-Modified
-        for tool in tools:
-            measure(tool, "unchanged, IMS exact")
+                measure(tool, "10% changed")
+            nginx.restart("exact")  # nginx's default: If-Modified-Since must equal Last-Modified
+            for tool in tools:
+                measure(tool, "unchanged, IMS exact")
     finally:
         nginx.stop()
 
@@ -726,7 +725,7 @@ def bench(args: argparse.Namespace, work: Path, nginx_bin: str, urlwatch: str | 
     print(
         f"Pages: {n}, {min(sizes) / 1e3:.0f}-{max(sizes) / 1e3:.0f} KB "
         f"({sum(sizes) / 1e6:.1f} MB), {args.hosts} host(s); nginx 1 process, etag on, "
-        "if_modified_since before (last row: exact)\n"
+        f"limit_rate {args.rate or 'none'}, if_modified_since before (last row: exact)\n"
     )
     print("| tool / pass | 200 | 304 | wall s | sources/s | CPU s | peak RSS MB | nginx CPU s |")
     print("|---|---|---|---|---|---|---|---|")
@@ -740,6 +739,8 @@ def bench(args: argparse.Namespace, work: Path, nginx_bin: str, urlwatch: str | 
         f"({first.extra['statuses']}); publish step alone: {publish:.2f} s "
         f"({publish / first.wall:.0%} of the first pass's wall time)"
     )
+    if args.first_only:
+        return 0
     ch = runs[("policywatch", "10% changed")][0]
     print(f"policywatch 10% changed statuses: {ch.extra['statuses']}")
     pw_u = statistics.median(r.wall for r in runs[("policywatch", "unchanged")])
@@ -759,36 +760,6 @@ def bench(args: argparse.Namespace, work: Path, nginx_bin: str, urlwatch: str | 
     print(
         f"policywatch peak RSS: {peak:.0f} MB "
         f"(target < 300 MB: {'met' if peak < 300 else 'MISSED'})"
-    )
-    return 0
-
-
-def report_first(
-    args: argparse.Namespace,
-    runs: dict[tuple[str, str], list[Run]],
-    tools: list[str],
-    revisions: int,
-    publish: float,
-    nginx_bin: str,
-    urlwatch: str | None,
-    sizes: list[int],
-) -> int:
-    """The table for ``--first-only`` (e.g. with ``--rate``: how much of a first pass against
-    slow servers is spent waiting, and how much of the work overlaps with it)."""
-    n = args.pages
-    print(f"\nMachine: {versions(nginx_bin, urlwatch)}")
-    print(
-        f"Pages: {n}, {min(sizes) / 1e3:.0f}-{max(sizes) / 1e3:.0f} KB "
-        f"({sum(sizes) / 1e6:.1f} MB), {args.hosts} host(s), limit_rate {args.rate or 'none'}\n"
-    )
-    print("| tool / pass | 200 | 304 | wall s | sources/s | CPU s | peak RSS MB | nginx CPU s |")
-    print("|---|---|---|---|---|---|---|---|")
-    for tool in tools:
-        print(row(f"{tool} first", runs[(tool, "first")], n))
-    first = runs[("policywatch", "first")][0]
-    print(
-        f"\npolicywatch first pass: {revisions} revisions ({first.extra['statuses']}); "
-        f"publish step alone: {publish:.2f} s"
     )
     return 0
 
